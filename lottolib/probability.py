@@ -1,0 +1,93 @@
+"""Exact success probabilities of the pair construction, and the widths they imply.
+
+For u, v i.i.d. U[-1, 1] the product z = u v has density −½ ln|z| on [-1, 1], and so does
+the product restricted to units of one sign of u (with total mass ½). Hence, for one unit,
+
+    p(w, ε) = P(u > 0, |u v − w| ≤ ε) = ¼ [G(min(w + ε, 1)) − G(max(w − ε, −1))],
+    G(z) = sign(z)·(|z| − |z| ln|z|),
+
+and the same for u < 0. p(w, ε) decreases in |w|; its minimum over |w| ≤ 1 is
+p(1, ε) = ¼ [ε + (1 − ε) ln(1 − ε)] ≥ ε²/8.
+
+Introduced in chapter 1 ({ref}`one-weight`); widths in chapters 3–5.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .checks import check_bounded, check_eps, check_positive_int
+from .one_weight import choose_pairs
+from .random_network import sample_uniform
+
+__all__ = [
+    "empirical_success_probability",
+    "layer_width_bound",
+    "pair_success_probability",
+    "unit_success_probability",
+    "worst_case_unit_probability",
+]
+
+
+def _antiderivative(z: torch.Tensor) -> torch.Tensor:
+    a = z.abs()
+    return torch.sign(z) * torch.where(a > 0, a - a * torch.log(a.clamp(min=1e-300)), torch.zeros_like(a))
+
+
+def unit_success_probability(w: float | torch.Tensor, eps: float) -> torch.Tensor:
+    """p(w, ε) = P(u > 0 and |u v − w| ≤ ε) for one random unit (equal for u < 0). Vectorised in w."""
+    eps = check_eps(eps)
+    w = torch.as_tensor(w, dtype=torch.float64)
+    check_bounded(w, "w")
+    upper = (w + eps).clamp(max=1.0)
+    lower = (w - eps).clamp(min=-1.0)
+    return 0.25 * (_antiderivative(upper) - _antiderivative(lower))
+
+
+def worst_case_unit_probability(eps: float) -> float:
+    """min over |w| ≤ 1 of p(w, ε), attained at |w| = 1: ¼ [ε + (1 − ε) ln(1 − ε)] for ε ≤ 2."""
+    return float(unit_success_probability(1.0, eps))
+
+
+def pair_success_probability(w: float | torch.Tensor, eps: float, k: int) -> torch.Tensor:
+    """P(max(|e⁺|, |e⁻|) ≤ ε) for one weight w and k random units. Exact.
+
+    Each unit is "good on the + side" with probability p, "good on the − side" with
+    probability p, never both (disjoint signs of u). Both sides succeed with probability
+    1 − 2(1 − p)^k + (1 − 2p)^k; if |w| ≤ ε, keeping no unit already succeeds (probability 1).
+    """
+    k = check_positive_int(k, "k")
+    w = torch.as_tensor(w, dtype=torch.float64)
+    p = unit_success_probability(w, eps)
+    both = 1 - 2 * (1 - p) ** k + (1 - 2 * p) ** k
+    return torch.where(w.abs() <= eps, torch.ones_like(both), both)
+
+
+def empirical_success_probability(w: float, eps: float, k: int, trials: int, seed: int) -> float:
+    """Fraction of ``trials`` independent random blocks of k units whose pair meets ε for weight w."""
+    eps = check_eps(eps)
+    k, trials = check_positive_int(k, "k"), check_positive_int(trials, "trials")
+    target = check_bounded(torch.as_tensor(float(w), dtype=torch.float64), "w")
+    generator = torch.Generator().manual_seed(int(seed))
+    u = sample_uniform((trials, k), generator).double()
+    v = sample_uniform((trials, k), generator).double()
+    choice = choose_pairs(u * v, u, target.expand(trials))
+    worst = torch.maximum(choice.plus_error.abs(), choice.minus_error.abs())
+    return float((worst <= eps).double().mean())
+
+
+def layer_width_bound(n: int, d: int, eps: float, delta: float) -> int:
+    """Units per input k that make a random block certify η ≤ ε for *every* n×d target in [-1, 1], w.p. ≥ 1 − δ.
+
+    Proof (chapter 3): with per-weight tolerance ε' = ε / √(2nd), η ≤ ‖[E⁺|E⁻]‖_F ≤ ε' √(2nd) = ε.
+    One side of one weight fails with probability ≤ (1 − p_min)^k, p_min = p(1, ε'); a union
+    bound over the 2nd sides gives failure ≤ 2nd (1 − p_min)^k ≤ δ for the returned k.
+    """
+    n, d = check_positive_int(n, "n"), check_positive_int(d, "d")
+    eps = check_eps(eps)
+    if not 0 < delta < 1:
+        raise ValueError(f"delta must be in (0, 1), got {delta}; pass e.g. delta=0.05")
+    p_min = worst_case_unit_probability(eps / math.sqrt(2 * n * d))
+    return math.ceil(math.log(2 * n * d / delta) / -math.log1p(-p_min))

@@ -1,0 +1,87 @@
+"""Sampling the random network: every weight i.i.d. U[-1, 1], drawn from a seed.
+
+The random network is drawn *before* the target is seen: only shapes enter here.
+Introduced in chapter 1 ({ref}`one-weight`); the deep version in chapter 4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .checks import check_positive_int
+
+__all__ = ["RandomBlock", "random_mlp", "sample_block", "sample_uniform", "sample_weights"]
+
+
+def sample_uniform(shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
+    """Return a float32 tensor of ``shape`` with i.i.d. U[-1, 1] entries from ``generator``."""
+    return torch.rand(tuple(shape), generator=generator, dtype=torch.float32).mul_(2).sub_(1)
+
+
+class RandomBlock(nn.Module):
+    """A dense random two-layer block x ↦ second · σ(first · x), no biases.
+
+    Shapes: ``first`` is (d·k, d), ``second`` is (n, d·k). Hidden unit (j, a), the a-th of the
+    k units reserved for input coordinate j, is row ``j*k + a`` of ``first``.
+    """
+
+    def __init__(self, first: torch.Tensor, second: torch.Tensor, k: int) -> None:
+        super().__init__()
+        hidden, d = first.shape
+        if hidden != d * k or second.shape[1] != hidden:
+            raise ValueError(f"block shapes do not fit: first {tuple(first.shape)}, second {tuple(second.shape)}, k={k}")
+        self.first = nn.Parameter(first, requires_grad=False)
+        self.second = nn.Parameter(second, requires_grad=False)
+        self.k = k
+
+    @property
+    def d(self) -> int:
+        return self.first.shape[1]
+
+    @property
+    def n(self) -> int:
+        return self.second.shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (..., d) → (..., n)."""
+        first, second = self.first.to(x.dtype), self.second.to(x.dtype)
+        return torch.relu(x @ first.T) @ second.T
+
+
+def sample_weights(shapes: Sequence[tuple[int, int]], seed: int) -> list[torch.Tensor]:
+    """Sample one U[-1, 1] matrix per shape, in order, from one generator seeded by ``seed``.
+
+    The same seed and shapes always give bit-identical matrices.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    return [sample_uniform(shape, generator) for shape in shapes]
+
+
+def sample_block(d: int, n: int, k: int, seed: int) -> RandomBlock:
+    """Sample the dense random block for a d-input, n-output layer with k hidden units per input.
+
+    Returns a :class:`RandomBlock` with ``first`` (d·k, d) and ``second`` (n, d·k), all i.i.d. U[-1, 1].
+    """
+    d, n, k = (check_positive_int(v, name) for v, name in ((d, "d"), (n, "n"), (k, "k")))
+    first, second = sample_weights([(d * k, d), (n, d * k)], seed)
+    return RandomBlock(first, second, k)
+
+
+def random_mlp(weights: Sequence[torch.Tensor]) -> nn.Sequential:
+    """A bias-free ReLU network from weight matrices: Linear, ReLU, …, Linear (no ReLU at the end).
+
+    ``weights[i]`` has shape (out_i, in_i), as ``nn.Linear.weight``. The tensors are copied.
+    """
+    layers: list[nn.Module] = []
+    for i, weight in enumerate(weights):
+        linear = nn.Linear(weight.shape[1], weight.shape[0], bias=False)
+        with torch.no_grad():
+            linear.weight.copy_(weight)
+        linear.weight.requires_grad_(False)
+        layers.append(linear)
+        if i < len(weights) - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)

@@ -1,0 +1,45 @@
+"""Regenerate every chapter notebook from its MyST source and execute it in place.
+
+Usage: python scripts/execute_notebooks.py [chapters/NAME.md ...]   (default: all of chapters/*.md)
+
+The notebook (.ipynb, with outputs) is what the book shows and what nbval re-runs; the
+MyST Markdown twin (.md) is what humans edit and review. Run through `make notebooks`,
+which sets the same environment (threads, seeds, matplotlib backend) that `make test` gives nbval.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def execute(source: Path) -> float:
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata.pop("widgets", None)
+    started = time.perf_counter()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", store_widget_state=False,
+        resources={"metadata": {"path": str(source.parent)}},
+    ).execute()
+    elapsed = time.perf_counter() - started
+    notebook.metadata.pop("widgets", None)
+    nbformat.write(notebook, source.with_suffix(".ipynb"))
+    return elapsed
+
+
+def main(paths: list[str]) -> None:
+    sources = [Path(p).resolve() for p in paths] or sorted((ROOT / "chapters").glob("*.md"))
+    for source in sources:
+        print(f"{source.relative_to(ROOT)}: {execute(source):.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
