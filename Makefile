@@ -27,7 +27,7 @@ book: $(STAMP)
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
 lint: $(STAMP)
-	$(BIN)/ruff check lottolib tests scripts bench
+	$(BIN)/ruff check lottolib tests scripts
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest tests

@@ -9,6 +9,7 @@ from .probability import (
     empirical_success_probability,
     layer_width_bound,
     pair_success_probability,
+    sampled_pair_errors,
     unit_success_probability,
     worst_case_unit_probability,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "sample_uniform",
     "sample_unit_ball",
     "sample_weights",
+    "sampled_pair_errors",
     "unit_success_probability",
     "worst_case_unit_probability",
 ]

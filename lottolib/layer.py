@@ -21,7 +21,7 @@ import torch
 
 from .checks import as_matrix, check_bounded, check_eps, check_positive_int
 from .one_weight import NONE, choose_pairs
-from .random_network import RandomBlock, sample_block
+from .random_network import RandomBlock, ReluBlock, sample_block
 
 __all__ = ["CHUNK_ELEMENTS", "LayerConstruction", "prune_block", "prune_layer"]
 
@@ -85,6 +85,16 @@ class LayerConstruction:
         first = torch.where(self.first_mask, self.block.first.detach(), zero)
         second = torch.where(self.second_mask, self.block.second.detach(), zero)
         return RandomBlock(first, second, self.block.k)
+
+    def compact(self) -> RandomBlock:
+        """The same function as :meth:`module`, keeping only the hidden units the masks use.
+
+        Dropped units have no kept outgoing weight, so they contribute exactly 0; the compact
+        block is the subnetwork itself, cheap to evaluate however wide the random block is.
+        """
+        units = self.first_mask.any(dim=1).nonzero(as_tuple=True)[0]
+        pruned = self.module()
+        return ReluBlock(pruned.first[units].detach().clone(), pruned.second[:, units].detach().clone())
 
 
 def _group_first_weights(block: RandomBlock) -> torch.Tensor:

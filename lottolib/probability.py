@@ -26,6 +26,7 @@ __all__ = [
     "empirical_success_probability",
     "layer_width_bound",
     "pair_success_probability",
+    "sampled_pair_errors",
     "unit_success_probability",
     "worst_case_unit_probability",
 ]
@@ -65,17 +66,29 @@ def pair_success_probability(w: float | torch.Tensor, eps: float, k: int) -> tor
     return torch.where(w.abs() <= eps, torch.ones_like(both), both)
 
 
-def empirical_success_probability(w: float, eps: float, k: int, trials: int, seed: int) -> float:
-    """Fraction of ``trials`` independent random blocks of k units whose pair meets ε for weight w."""
-    eps = check_eps(eps)
+def sampled_pair_errors(w: float, k: int, trials: int, seed: int) -> torch.Tensor:
+    """max(|e⁺|, |e⁻|) for weight w in each of ``trials`` independent blocks of k units: shape (trials,).
+
+    Vectorised over trials; at most about 2²² candidate units are held at once.
+    """
     k, trials = check_positive_int(k, "k"), check_positive_int(trials, "trials")
     target = check_bounded(torch.as_tensor(float(w), dtype=torch.float64), "w")
     generator = torch.Generator().manual_seed(int(seed))
-    u = sample_uniform((trials, k), generator).double()
-    v = sample_uniform((trials, k), generator).double()
-    choice = choose_pairs(u * v, u, target.expand(trials))
-    worst = torch.maximum(choice.plus_error.abs(), choice.minus_error.abs())
-    return float((worst <= eps).double().mean())
+    per_chunk = max(1, (1 << 22) // k)
+    errors = []
+    for start in range(0, trials, per_chunk):
+        rows = min(per_chunk, trials - start)
+        u = sample_uniform((rows, k), generator).double()
+        v = sample_uniform((rows, k), generator).double()
+        choice = choose_pairs(u * v, u, target.expand(rows))
+        errors.append(torch.maximum(choice.plus_error.abs(), choice.minus_error.abs()))
+    return torch.cat(errors)
+
+
+def empirical_success_probability(w: float, eps: float, k: int, trials: int, seed: int) -> float:
+    """Fraction of ``trials`` independent random blocks of k units whose pair meets ε for weight w."""
+    eps = check_eps(eps)
+    return float((sampled_pair_errors(w, k, trials, seed) <= eps).double().mean())
 
 
 def layer_width_bound(n: int, d: int, eps: float, delta: float) -> int:

@@ -13,7 +13,7 @@ from torch import nn
 
 from .checks import check_positive_int
 
-__all__ = ["RandomBlock", "random_mlp", "sample_block", "sample_uniform", "sample_weights"]
+__all__ = ["RandomBlock", "ReluBlock", "random_mlp", "sample_block", "sample_uniform", "sample_weights"]
 
 
 def sample_uniform(shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
@@ -21,21 +21,20 @@ def sample_uniform(shape: Sequence[int], generator: torch.Generator) -> torch.Te
     return torch.rand(tuple(shape), generator=generator, dtype=torch.float32).mul_(2).sub_(1)
 
 
-class RandomBlock(nn.Module):
-    """A dense random two-layer block x ↦ second · σ(first · x), no biases.
+class ReluBlock(nn.Module):
+    """A bias-free two-layer ReLU block x ↦ second · σ(first · x).
 
-    Shapes: ``first`` is (d·k, d), ``second`` is (n, d·k). Hidden unit (j, a), the a-th of the
-    k units reserved for input coordinate j, is row ``j*k + a`` of ``first``.
+    Shapes: ``first`` (h, d), ``second`` (n, h). The forward pass runs in the input's dtype
+    (float32 weights are exact in float64, so float64 inputs evaluate the block without rounding
+    of the weights).
     """
 
-    def __init__(self, first: torch.Tensor, second: torch.Tensor, k: int) -> None:
+    def __init__(self, first: torch.Tensor, second: torch.Tensor) -> None:
         super().__init__()
-        hidden, d = first.shape
-        if hidden != d * k or second.shape[1] != hidden:
-            raise ValueError(f"block shapes do not fit: first {tuple(first.shape)}, second {tuple(second.shape)}, k={k}")
+        if first.ndim != 2 or second.ndim != 2 or second.shape[1] != first.shape[0]:
+            raise ValueError(f"block shapes do not fit: first {tuple(first.shape)}, second {tuple(second.shape)}")
         self.first = nn.Parameter(first, requires_grad=False)
         self.second = nn.Parameter(second, requires_grad=False)
-        self.k = k
 
     @property
     def d(self) -> int:
@@ -47,8 +46,21 @@ class RandomBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (..., d) → (..., n)."""
-        first, second = self.first.to(x.dtype), self.second.to(x.dtype)
-        return torch.relu(x @ first.T) @ second.T
+        return torch.relu(x @ self.first.to(x.dtype).T) @ self.second.to(x.dtype).T
+
+
+class RandomBlock(ReluBlock):
+    """A dense random block with d groups of k hidden units: ``first`` (d·k, d), ``second`` (n, d·k).
+
+    Hidden unit (j, a), the a-th of the k units reserved for input coordinate j, is row
+    ``j*k + a`` of ``first``.
+    """
+
+    def __init__(self, first: torch.Tensor, second: torch.Tensor, k: int) -> None:
+        super().__init__(first, second)
+        if first.shape[0] != first.shape[1] * k:
+            raise ValueError(f"first layer has {first.shape[0]} units, not d·k = {first.shape[1]}·{k}")
+        self.k = k
 
 
 def sample_weights(shapes: Sequence[tuple[int, int]], seed: int) -> list[torch.Tensor]:

@@ -1,6 +1,8 @@
 """Regenerate every chapter notebook from its MyST source and execute it in place.
 
-Usage: python scripts/execute_notebooks.py [chapters/NAME.md ...]   (default: all of chapters/*.md)
+Usage: python scripts/execute_notebooks.py [chapters/source/NAME.md ...]   (default: all of them)
+
+Each source chapters/source/NAME.md becomes chapters/NAME.ipynb.
 
 The notebook (.ipynb, with outputs) is what the book shows and what nbval re-runs; the
 MyST Markdown twin (.md) is what humans edit and review. Run through `make notebooks`,
@@ -18,6 +20,7 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = ROOT / "chapters"
 
 
 def execute(source: Path) -> float:
@@ -27,16 +30,16 @@ def execute(source: Path) -> float:
     started = time.perf_counter()
     NotebookClient(
         notebook, timeout=300, kernel_name="python3", store_widget_state=False,
-        resources={"metadata": {"path": str(source.parent)}},
+        resources={"metadata": {"path": str(CHAPTERS)}},
     ).execute()
     elapsed = time.perf_counter() - started
     notebook.metadata.pop("widgets", None)
-    nbformat.write(notebook, source.with_suffix(".ipynb"))
+    nbformat.write(notebook, CHAPTERS / f"{source.stem}.ipynb")
     return elapsed
 
 
 def main(paths: list[str]) -> None:
-    sources = [Path(p).resolve() for p in paths] or sorted((ROOT / "chapters").glob("*.md"))
+    sources = [Path(p).resolve() for p in paths] or sorted((CHAPTERS / "source").glob("*.md"))
     for source in sources:
         print(f"{source.relative_to(ROOT)}: {execute(source):.1f} s", flush=True)
 

@@ -1,0 +1,223 @@
+"""Figures the chapters show: each function draws from a construction and returns the Figure.
+
+Every widget in :mod:`lottolib.widgets` redraws one of these; the chapters call the same
+function once with default values as the widget's static twin for readers without a kernel.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .layer import LayerConstruction, prune_layer
+from .one_weight import prune_one_weight
+from .probability import empirical_success_probability, pair_success_probability
+from .style import COLORS
+from .verify import sample_unit_ball
+
+__all__ = [
+    "LayerView",
+    "NeuronView",
+    "OneWeightView",
+    "View",
+    "layer_figure",
+    "masks_figure",
+    "neuron_figure",
+    "one_weight_figure",
+    "pruned_block_diagram",
+]
+
+
+class View:
+    """A figure drawn once and redrawn by :meth:`update`, which changes only the data.
+
+    Reusing the axes (their ticks and text) keeps one widget update fast; ``figure`` with
+    default values is the static twin the HTML book shows.
+    """
+
+    defaults: ClassVar[dict[str, float]] = {}
+
+    def __init__(self) -> None:
+        self.figure = plt.figure(figsize=(8.5, 3.0))
+        self.figure.subplots_adjust(left=0.08, right=0.97, bottom=0.17, top=0.8, wspace=0.28)
+
+    def update(self, **values: float) -> View:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    @classmethod
+    def draw(cls, **values: float) -> Figure:
+        """A new figure drawn with ``values`` (missing ones from ``defaults``)."""
+        return cls().update(**{**cls.defaults, **values}).figure
+
+
+class OneWeightView(View):
+    """Left: the k products u·v (teal u > 0, yellow u < 0; at most ~400 drawn), the band w ± ε and
+    the kept pair (circled). Right: the pruned block against w·x. The title gives the error, the
+    exact probability that k units succeed and the fraction of independent seeds that did."""
+
+    defaults: ClassVar[dict[str, float]] = {"k": 200, "w": 0.6, "eps": 0.02, "seed": 0}
+
+    def __init__(self) -> None:
+        super().__init__()
+        left, right = self.figure.subplots(1, 2)
+        left.set(xlabel="first-layer weight u", ylabel="product u·v", xlim=(-1, 1), ylim=(-1, 1))
+        self.products = left.scatter([], [], s=5, alpha=0.6)
+        self.band = [left.axhline(0, color=COLORS["bound"]) for _ in range(2)]
+        self.kept = left.scatter([], [], s=70, facecolor="none", edgecolor=COLORS["pruned"], linewidth=2)
+        self.x = torch.linspace(-1, 1, 101, dtype=torch.float64)
+        (self.target,) = right.plot(self.x, self.x, color=COLORS["target"], label="w·x")
+        (self.pruned,) = right.plot(self.x, self.x, color=COLORS["pruned"], linestyle="--", label="pruned block")
+        right.set(xlabel="x", xlim=(-1, 1), ylim=(-1.05, 1.05))
+        right.legend(loc="upper left")
+        self.title = self.figure.suptitle("", fontsize=10)
+
+    def update(self, k: int, w: float, eps: float, seed: int = 0) -> OneWeightView:
+        result = prune_one_weight(w, k, seed, eps)
+        exact = float(pair_success_probability(w, eps, k))
+        trials = max(20, min(400, 1_000_000 // k))
+        simulated = empirical_success_probability(w, eps, k, trials, seed + 1)
+        products = result.u * result.v
+        shown = slice(None, None, max(1, k // 400))
+        self.products.set_offsets(torch.stack([result.u[shown], products[shown]], dim=1).numpy())
+        self.products.set_facecolor(np.where(result.u[shown].numpy() > 0, COLORS["plus"], COLORS["minus"]))
+        for line, level in zip(self.band, (w - eps, w + eps), strict=True):
+            line.set_ydata([level, level])
+        kept = result.kept
+        self.kept.set_offsets(torch.stack([result.u[kept], products[kept]], dim=1).numpy().reshape(-1, 2))
+        self.target.set_ydata(w * self.x)
+        self.pruned.set_ydata(result(self.x))
+        verdict = "succeeded" if result.succeeded else "FAILED"
+        self.title.set_text(f"k = {k}, w = {w:.2f}: error {result.error:.2g}·|x|, {verdict} at ε = {eps:.2g}.  "
+                            f"P(success) = {exact:.3f} exact, {simulated:.3f} over {trials} seeds")
+        return self
+
+
+class NeuronView(View):
+    """σ(⟨w, x⟩) on the unit disk for w = (0.8, −0.5) (left) and |error| of the pruned network (right),
+    whose maximum the title compares with η."""
+
+    defaults: ClassVar[dict[str, float]] = {"k": 50, "eps": 0.05, "seed": 0}
+    weight = torch.tensor([[0.8, -0.5]], dtype=torch.float64)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figure.subplots_adjust(left=0.06, right=0.95, top=0.86, bottom=0.14)
+        left, self.right = self.figure.subplots(1, 2)
+        grid = torch.linspace(-1, 1, 121, dtype=torch.float64)
+        xx, yy = torch.meshgrid(grid, grid, indexing="xy")
+        self.points = torch.stack([xx.flatten(), yy.flatten()], dim=1)
+        self.outside = self.points.norm(dim=1) > 1
+        target = torch.relu(self.points @ self.weight.T).squeeze(1)
+        self.target = target
+        extent = (-1, 1, -1, 1)
+        image = left.imshow(self._disk(target), origin="lower", extent=extent, cmap="viridis")
+        self.figure.colorbar(image, ax=left, shrink=0.85)
+        left.set(title="target σ(⟨w, x⟩)", xlabel="x₁", ylabel="x₂")
+        self.error = self.right.imshow(self._disk(target), origin="lower", extent=extent, cmap="magma")
+        self.figure.colorbar(self.error, ax=self.right, shrink=0.85)
+        self.right.set(xlabel="x₁")
+        for axis in (left, self.right):
+            axis.grid(False)
+
+    def _disk(self, values: torch.Tensor) -> np.ndarray:
+        return values.masked_fill(self.outside, float("nan")).view(121, 121).numpy()
+
+    def update(self, k: int, eps: float, seed: int = 0) -> NeuronView:
+        construction = prune_layer(self.weight, eps, k=k, seed=seed)
+        pruned = torch.relu(construction.compact()(self.points)).squeeze(1)
+        error = (pruned - self.target).abs().masked_fill(self.outside, 0)
+        self.error.set_data(self._disk(error))
+        self.error.set_clim(0, max(float(error.max()), 1e-12))
+        verdict = "ok" if construction.succeeded else "FAILED"
+        self.right.set_title(f"|error| ≤ {float(error.max()):.2g} ≤ η = {construction.eta:.2g}, "
+                             f"width {2 * k} ({verdict} at ε = {eps:.2g})", fontsize=9)
+        return self
+
+
+class LayerView(View):
+    """A fixed random 16×16 target with ‖W‖₂ = 1. Left: histogram of ‖block(x) − Wx‖ over 2,000
+    inputs on the unit sphere, against η and ε. Right: histogram of the per-weight errors |E±|."""
+
+    defaults: ClassVar[dict[str, float]] = {"k": 400, "eps": 0.05, "seed": 0}
+    edges = np.linspace(-7, 0, 71)
+
+    def __init__(self, n: int = 16, d: int = 16) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(1234)
+        target = torch.rand(n, d, generator=generator, dtype=torch.float64) * 2 - 1
+        self.target_matrix = target / torch.linalg.matrix_norm(target, ord=2)
+        self.inputs = sample_unit_ball(2000, d, 0, on_sphere_fraction=1.0)
+        self.left, self.right = self.figure.subplots(1, 2)
+        zeros = np.zeros(len(self.edges) - 1)
+        self.measured = self.left.stairs(zeros, self.edges, fill=True, color=COLORS["plus"], alpha=0.8)
+        self.eta = self.left.axvline(0, color=COLORS["pruned"], label="log₁₀ η")
+        self.eps = self.left.axvline(0, color=COLORS["target"], linestyle=":", label="log₁₀ ε")
+        self.left.set(xlabel="log₁₀ ‖block(x) − Wx‖,  ‖x‖ = 1", ylabel="inputs", xlim=(-7, 0))
+        self.left.legend(loc="upper left")
+        self.weights = self.right.stairs(zeros, self.edges, fill=True, color=COLORS["minus"])
+        self.right.set(xlabel="log₁₀ per-weight error |E±|", xlim=(-7, 0))
+        self.title = self.figure.suptitle("", fontsize=10)
+
+    def update(self, k: int, eps: float, seed: int = 0) -> LayerView:
+        construction = prune_layer(self.target_matrix, eps, k=k, seed=seed)
+        error = (construction.compact()(self.inputs) - self.inputs @ self.target_matrix.T).norm(dim=1)
+        per_weight = torch.cat([construction.plus_error, construction.minus_error]).abs().flatten()
+        for stairs, axis, values in ((self.measured, self.left, error), (self.weights, self.right, per_weight)):
+            counts, _ = np.histogram(np.log10(np.maximum(values.numpy(), 1e-7)), bins=self.edges)
+            stairs.set_data(counts)
+            axis.set_ylim(0, counts.max() * 1.1 + 1)
+        self.eta.set_xdata([np.log10(construction.eta)] * 2)
+        self.eps.set_xdata([np.log10(eps)] * 2)
+        self.title.set_text(construction.message)
+        return self
+
+
+one_weight_figure = OneWeightView.draw
+neuron_figure = NeuronView.draw
+layer_figure = LayerView.draw
+
+
+def masks_figure(construction: LayerConstruction) -> Figure:
+    """The two masks of a small pruned block: kept weights dark, group boundaries marked."""
+    k, d = construction.block.k, construction.block.d
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2), constrained_layout=True,
+                                      gridspec_kw={"width_ratios": [1, 3]})
+    left.imshow(construction.first_mask.numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
+    left.set(title="first layer mask (d·k × d)", xlabel="input j", ylabel="hidden unit (j, a)")
+    right.imshow(construction.second_mask.numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
+    right.set(title="second layer mask (n × d·k)", xlabel="hidden unit (j, a)", ylabel="output i")
+    for boundary in range(1, d):
+        left.axhline(boundary * k - 0.5, color=COLORS["pruned"], linewidth=0.8)
+        right.axvline(boundary * k - 0.5, color=COLORS["pruned"], linewidth=0.8)
+    for axis in (left, right):
+        axis.grid(False)
+    return fig
+
+
+def pruned_block_diagram(construction: LayerConstruction) -> Figure:
+    """Draw a small block as a graph: all random edges faint, the kept ones bold (red: u < 0 side)."""
+    first, second = construction.block.first.detach(), construction.block.second.detach()
+    hidden, d = first.shape
+    n = second.shape[0]
+    fig, axis = plt.subplots(figsize=(7, 3.6), constrained_layout=True)
+    y_in, y_hidden, y_out = (np.linspace(0, 1, m + 2)[1:-1] for m in (d, hidden, n))
+    for unit in range(hidden):
+        for j in range(d):
+            kept = bool(construction.first_mask[unit, j])
+            color = COLORS["pruned"] if first[unit, j] < 0 else COLORS["plus"]
+            axis.plot([0, 1], [y_in[j], y_hidden[unit]], color=color if kept else "#bbbbbb",
+                      linewidth=2 if kept else 0.3, alpha=1 if kept else 0.6)
+        for i in range(n):
+            kept = bool(construction.second_mask[i, unit])
+            axis.plot([1, 2], [y_hidden[unit], y_out[i]], color=COLORS["target"] if kept else "#bbbbbb",
+                      linewidth=2 if kept else 0.3, alpha=1 if kept else 0.6)
+    for x, ys, label in ((0, y_in, "input x"), (1, y_hidden, "random hidden units"), (2, y_out, "output")):
+        axis.scatter(np.full_like(ys, x), ys, s=40, color="white", edgecolor=COLORS["target"], zorder=3)
+        axis.text(x, -0.04, label, ha="center", va="top")
+    axis.set_axis_off()
+    axis.set_ylim(-0.12, 1.02)
+    return fig

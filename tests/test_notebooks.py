@@ -1,0 +1,50 @@
+"""The stored notebooks are the executed form of their MyST sources, fit for nbval and the offline book."""
+
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
+SOURCES = sorted((CHAPTERS / "source").glob("*.md"))
+
+
+def test_every_source_has_a_notebook_and_back():
+    assert SOURCES, "no chapter sources found"
+    assert {s.stem for s in SOURCES} == {n.stem for n in CHAPTERS.glob("*.ipynb")}
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_notebook_matches_its_source(source):
+    expected = jupytext.read(source)
+    stored = nbformat.read(CHAPTERS / f"{source.stem}.ipynb", as_version=4)
+    pairs = list(zip(expected.cells, stored.cells, strict=True))
+    for want, have in pairs:
+        assert (want.cell_type, want.source) == (have.cell_type, have.source)
+        assert want.metadata.get("tags", []) == have.metadata.get("tags", [])
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_notebook_is_executed_in_order_without_widget_state(source):
+    stored = nbformat.read(CHAPTERS / f"{source.stem}.ipynb", as_version=4)
+    assert "widgets" not in stored.metadata
+    code = [cell for cell in stored.cells if cell.cell_type == "code"]
+    counts = [cell.execution_count for cell in code]
+    assert counts == list(range(1, len(code) + 1)), "re-run `make notebooks`"
+    assert not any(output.output_type == "error" for cell in code for output in cell.outputs)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_page_skeleton_and_widget_twins(source):
+    stored = nbformat.read(CHAPTERS / f"{source.stem}.ipynb", as_version=4)
+    first = stored.cells[0].source
+    assert first.startswith(f"({first[1:first.index(')')]})=\n# "), "a page starts with a (label)= target and a title"
+    assert "**What you will learn**" in first
+    for index, cell in enumerate(stored.cells):
+        if cell.cell_type == "code" and "_explorer()" in cell.source:
+            assert cell.source.startswith("# NBVAL_IGNORE_OUTPUT")
+            assert "remove-output" in cell.metadata.get("tags", [])
+            twin = stored.cells[index + 1]
+            assert twin.cell_type == "code" and "_figure(" in twin.source, "a widget needs its static twin next"
+            assert any("image/png" in output.get("data", {}) for output in twin.outputs)
