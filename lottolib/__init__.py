@@ -3,7 +3,15 @@
 Data path: target → random network (seed) → prune → pruned network → verify → export.
 """
 
+from .export import pruned_sequential, sparsity, to_torch
 from .layer import LayerConstruction, prune_block, prune_layer
+from .network import (
+    NetworkConstruction,
+    forward_target,
+    network_width_bound,
+    prune_random_network,
+    target_weights,
+)
 from .one_weight import OneWeight, PairChoice, choose_pairs, prune_one_weight
 from .probability import (
     empirical_success_probability,
@@ -14,26 +22,39 @@ from .probability import (
     worst_case_unit_probability,
 )
 from .random_network import RandomBlock, random_mlp, sample_block, sample_uniform, sample_weights
-from .verify import sample_unit_ball
+from .verify import EmpiricalError, empirical_error, sample_unit_ball
+from .width import smallest_width, success_rate
 
 __all__ = [
+    "EmpiricalError",
     "LayerConstruction",
+    "NetworkConstruction",
     "OneWeight",
     "PairChoice",
     "RandomBlock",
     "choose_pairs",
+    "empirical_error",
     "empirical_success_probability",
+    "forward_target",
     "layer_width_bound",
+    "network_width_bound",
     "pair_success_probability",
     "prune_block",
     "prune_layer",
     "prune_one_weight",
+    "prune_random_network",
+    "pruned_sequential",
     "random_mlp",
     "sample_block",
     "sample_uniform",
     "sample_unit_ball",
     "sample_weights",
     "sampled_pair_errors",
+    "smallest_width",
+    "sparsity",
+    "success_rate",
+    "target_weights",
+    "to_torch",
     "unit_success_probability",
     "worst_case_unit_probability",
 ]
