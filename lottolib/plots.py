@@ -13,17 +13,21 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .digits import DigitsTarget, accuracy, digits_target
 from .layer import LayerConstruction, prune_layer
+from .network import forward_target, prune_random_network
 from .one_weight import prune_one_weight
 from .probability import empirical_success_probability, pair_success_probability
 from .style import COLORS
 from .verify import sample_unit_ball
 
 __all__ = [
+    "DeepView",
     "LayerView",
     "NeuronView",
     "OneWeightView",
     "View",
+    "deep_figure",
     "layer_figure",
     "masks_figure",
     "neuron_figure",
@@ -221,3 +225,45 @@ def pruned_block_diagram(construction: LayerConstruction) -> Figure:
     axis.set_axis_off()
     axis.set_ylim(-0.12, 1.02)
     return fig
+
+
+class DeepView(View):
+    """A pruned random network for a trained digits target: per-layer η (left) and, on a log scale,
+    the certificate, the largest error measured on the test inputs, and ε (right); the title gives the
+    test accuracy of target and pruned network."""
+
+    defaults: ClassVar[dict[str, float]] = {"k": 300, "eps": 0.05, "seed": 0}
+
+    def __init__(self, target: DigitsTarget | None = None) -> None:
+        super().__init__()
+        self.target = target if target is not None else digits_target()
+        self.target_accuracy = accuracy(self.target.weights, self.target.x_test, self.target.y_test)
+        self.target_outputs = forward_target(self.target.weights, self.target.x_test)
+        self.left, self.right = self.figure.subplots(1, 2)
+        depth = len(self.target.weights)
+        self.eta_bars = self.left.bar([f"η_{i + 1}" for i in range(depth)], [1.0] * depth, color=COLORS["plus"])
+        self.left.set(yscale="log", ylim=(1e-4, 10), title="per-layer η")
+        labels = ["certificate", "measured (test set)", "ε"]
+        colors = [COLORS["pruned"], COLORS["plus"], COLORS["target"]]
+        self.error_bars = self.right.bar(labels, [1.0] * 3, color=colors)
+        self.right.set(yscale="log", ylim=(1e-5, 10))
+        self.title = self.figure.suptitle("", fontsize=10)
+
+    def update(self, k: int, eps: float, seed: int = 0) -> DeepView:
+        construction = prune_random_network(self.target.weights, eps, seed=seed, width=k)
+        pruned = construction.compact()
+        with torch.no_grad():
+            outputs = pruned(self.target.x_test)
+        measured = float((outputs - self.target_outputs).norm(dim=1).max())
+        pruned_accuracy = float((outputs.argmax(dim=1) == self.target.y_test).double().mean())
+        for bar, value in zip(self.eta_bars, construction.etas, strict=True):
+            bar.set_height(value)
+        for bar, value in zip(self.error_bars, (construction.certificate, measured, eps), strict=True):
+            bar.set_height(value)
+        verdict = "certified" if construction.succeeded else "NOT certified"
+        self.title.set_text(f"k = {k} ({construction.random_parameters:,} random weights): {verdict} at ε = {eps:.2g}; "
+                            f"test accuracy target {self.target_accuracy:.3f}, pruned {pruned_accuracy:.3f}")
+        return self
+
+
+deep_figure = DeepView.draw

@@ -13,9 +13,9 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from .plots import LayerView, NeuronView, OneWeightView, View
+from .plots import DeepView, LayerView, NeuronView, OneWeightView, View
 
-__all__ = ["WIDGET_DPI", "layer_explorer", "neuron_explorer", "one_weight_explorer", "render_png", "time_update"]
+__all__ = ["WIDGET_DPI", "deep_explorer", "layer_explorer", "neuron_explorer", "one_weight_explorer", "render_png", "time_update"]
 
 WIDGET_DPI = 80
 
@@ -71,6 +71,12 @@ def layer_explorer() -> widgets.VBox:
     """Sliders for k (units per input; width 16k) and ε over :func:`~lottolib.plots.layer_figure`."""
     return _explorer(LayerView, "k is capped at 2,000 units per input (hidden width 32,000).",
                      k=_k_slider(400, 2_000), eps=_eps_slider(0.05))
+
+
+def deep_explorer() -> widgets.VBox:
+    """Sliders for k (units per input) and ε over :class:`~lottolib.plots.DeepView` (the digits target)."""
+    return _explorer(DeepView, "k is capped at 500 units per input (about 4 million random weights) to keep an update fast.",
+                     k=_k_slider(300, 500), eps=_eps_slider(0.05))
 
 
 def time_update(view: View, **values: float) -> float:

@@ -1,0 +1,95 @@
+"""A trained target: an MLP on scikit-learn's bundled 8×8 digits, rewritten to meet the theorem's assumptions.
+
+Inputs are scaled to the unit ball with a constant coordinate appended,
+x = (pixels / 16, 1) / √65, so ‖x‖₂ ≤ 1. Biases are folded in: the first layer reads the
+constant coordinate, and each hidden layer gets one extra unit that carries the constant
+forward (σ(c) = c for c > 0). Each layer is then divided by its spectral norm: a ReLU network
+is positively homogeneous, so the outputs shrink by one positive factor and the argmax, hence
+the accuracy, is unchanged.
+
+Introduced in chapter 4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+
+from .network import forward_target
+
+__all__ = ["DigitsTarget", "accuracy", "digits_target", "load_digits_unit_ball"]
+
+CONSTANT = 1 / 65**0.5
+
+
+def load_digits_unit_ball(test_fraction: float = 0.3, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """(x_train, y_train, x_test, y_test): float64 inputs of shape (m, 65) in the unit ball, int64 labels."""
+    data = load_digits()
+    x = torch.tensor(data.data, dtype=torch.float64) / 16
+    x = torch.cat([x, torch.ones(len(x), 1, dtype=torch.float64)], dim=1) * CONSTANT
+    y = torch.tensor(data.target, dtype=torch.int64)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    cut = int(len(x) * (1 - test_fraction))
+    train, test = order[:cut], order[cut:]
+    return x[train], y[train], x[test], y[test]
+
+
+@dataclass(frozen=True)
+class DigitsTarget:
+    """The folded, rescaled weights W_1 … W_l (‖W_i‖₂ = 1) and the data split they were trained on."""
+
+    weights: list[torch.Tensor]
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def accuracy(network: nn.Module | Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of rows of x whose argmax output equals y (a module, or a list of target weights)."""
+    with torch.no_grad():
+        out = forward_target(network, x) if isinstance(network, (list, tuple)) else network(x)
+    return float((out.argmax(dim=1) == y).double().mean())
+
+
+def _fold_and_rescale(linears: Sequence[nn.Linear]) -> list[torch.Tensor]:
+    folded = []
+    for i, linear in enumerate(linears):
+        weight, bias = linear.weight.detach(), linear.bias.detach()
+        if i == 0:  # the input's last coordinate is already the constant
+            weight = torch.cat([weight[:, :-1], weight[:, -1:] + bias[:, None] / CONSTANT], dim=1)
+        else:
+            weight = torch.cat([weight, bias[:, None] / CONSTANT], dim=1)
+        if i < len(linears) - 1:  # one more unit that carries the constant forward
+            carry = torch.zeros(1, weight.shape[1], dtype=weight.dtype)
+            carry[0, -1] = 1.0
+            weight = torch.cat([weight, carry], dim=0)
+        folded.append(weight)
+    return [w / torch.linalg.matrix_norm(w, ord=2) for w in folded]
+
+
+def digits_target(hidden: Sequence[int] = (32,), *, seed: int = 0, epochs: int = 300) -> DigitsTarget:
+    """Train a ReLU MLP 65 → hidden… → 10 on the digits (full-batch Adam, float64, fixed seed), then fold
+    its biases and rescale it to the theorem's assumptions. Deterministic for a given seed."""
+    x_train, y_train, x_test, y_test = load_digits_unit_ball(seed=seed)
+    torch.manual_seed(seed)
+    sizes = [65, *hidden, 10]
+    layers: list[nn.Module] = []
+    for i, (d, n) in enumerate(zip(sizes, sizes[1:], strict=False)):
+        layers.append(nn.Linear(d, n).double())
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x_train / CONSTANT), y_train).backward()
+        optimizer.step()
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    with torch.no_grad():  # the model saw x / c; fold that scale into the first layer
+        linears[0].weight /= CONSTANT
+    return DigitsTarget(_fold_and_rescale(linears), x_train, y_train, x_test, y_test)
