@@ -12,6 +12,7 @@ Introduced in chapter 4.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,7 +80,7 @@ def digits_target(hidden: Sequence[int] = (32,), *, seed: int = 0, epochs: int =
     torch.manual_seed(seed)
     sizes = [65, *hidden, 10]
     layers: list[nn.Module] = []
-    for i, (d, n) in enumerate(zip(sizes, sizes[1:], strict=False)):
+    for i, (d, n) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(d, n).double())
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())

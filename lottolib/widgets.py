@@ -15,7 +15,15 @@ from matplotlib.figure import Figure
 
 from .plots import DeepView, LayerView, NeuronView, OneWeightView, View
 
-__all__ = ["WIDGET_DPI", "deep_explorer", "layer_explorer", "neuron_explorer", "one_weight_explorer", "render_png", "time_update"]
+__all__ = [
+    "WIDGET_DPI",
+    "deep_explorer",
+    "layer_explorer",
+    "neuron_explorer",
+    "one_weight_explorer",
+    "render_png",
+    "time_update",
+]
 
 WIDGET_DPI = 80
 
