@@ -27,7 +27,7 @@ book: $(STAMP)
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
 lint: $(STAMP)
-	$(BIN)/ruff check lottolib tests scripts
+	$(BIN)/ruff check lottolib tests scripts bench
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest tests

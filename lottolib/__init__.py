@@ -22,6 +22,7 @@ from .probability import (
     worst_case_unit_probability,
 )
 from .random_network import RandomBlock, random_mlp, sample_block, sample_uniform, sample_weights
+from .targets import random_target
 from .verify import EmpiricalError, empirical_error, sample_unit_ball
 from .width import smallest_width, success_rate
 
@@ -45,6 +46,7 @@ __all__ = [
     "prune_random_network",
     "pruned_sequential",
     "random_mlp",
+    "random_target",
     "sample_block",
     "sample_uniform",
     "sample_unit_ball",
