@@ -4,7 +4,7 @@ Data path: target → random network (seed) → prune → pruned network → ver
 """
 
 from .export import pruned_sequential, sparsity, to_torch
-from .layer import LayerConstruction, prune_block, prune_layer
+from .layer import METHODS, LayerConstruction, prune_block, prune_layer
 from .network import (
     NetworkConstruction,
     forward_target,
@@ -22,18 +22,22 @@ from .probability import (
     worst_case_unit_probability,
 )
 from .random_network import RandomBlock, random_mlp, sample_block, sample_uniform, sample_weights
+from .subset_sum import SubsetChoice, choose_subsets
 from .targets import random_target
 from .verify import EmpiricalError, empirical_error, sample_unit_ball
 from .width import smallest_width, success_rate
 
 __all__ = [
+    "METHODS",
     "EmpiricalError",
     "LayerConstruction",
     "NetworkConstruction",
     "OneWeight",
     "PairChoice",
     "RandomBlock",
+    "SubsetChoice",
     "choose_pairs",
+    "choose_subsets",
     "empirical_error",
     "empirical_success_probability",
     "forward_target",

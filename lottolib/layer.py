@@ -7,9 +7,11 @@ The first layer is shared by all outputs. The pruned block computes exactly
 
     W x + E⁺ σ(x) − E⁻ σ(−x),
 
-so ‖block(x) − W x‖₂ ≤ η ‖x‖₂ with η = ‖[E⁺ | E⁻]‖₂ (spectral norm).
+so ‖block(x) − W x‖₂ ≤ η ‖x‖₂ with η = ‖[E⁺ | E⁻]‖₂ (spectral norm). With
+``method="subset_sum"`` each side keeps the best *subset* of its units instead of one unit
+(:mod:`lottolib.subset_sum`); the exact error, η and the masks' meaning are the same.
 
-Introduced in chapter 2 ({ref}`one-neuron`) and chapter 3 ({ref}`one-layer`).
+Introduced in chapter 2 ({ref}`one-neuron`) and chapter 3 ({ref}`one-layer`); SubsetSum in chapter 8.
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ from functools import cached_property
 import torch
 
 from .checks import as_matrix, check_bounded, check_eps, check_positive_int
-from .one_weight import NONE, choose_pairs
+from .one_weight import choose_pairs
 from .random_network import RandomBlock, ReluBlock, sample_block
+from .subset_sum import MAX_SIDE_CANDIDATES, SubsetChoice, choose_subsets
 
-__all__ = ["CHUNK_ELEMENTS", "LayerConstruction", "prune_block", "prune_layer"]
+__all__ = ["CHUNK_ELEMENTS", "METHODS", "LayerConstruction", "prune_block", "prune_layer"]
 
 CHUNK_ELEMENTS = 1 << 22
-"""Candidate products held at once (float64): bounds peak memory to a few tens of MB."""
+"""Candidate values held at once (float64): bounds peak memory to a few tens of MB."""
+
+METHODS = ("pair", "subset_sum")
+"""How each side of a target weight is approximated: the best single unit, or the best subset of units."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,8 +41,7 @@ class LayerConstruction:
 
     Shapes (n outputs, d inputs, k units per input): ``target`` (n, d); ``first_mask``
     (d·k, d) and ``second_mask`` (n, d·k), boolean; ``plus_error``/``minus_error`` (n, d),
-    the signed per-weight errors E⁺, E⁻; ``plus_index``/``minus_index`` (n, d), the chosen
-    unit of group j (or ``NONE``).
+    the signed per-weight errors E⁺, E⁻. ``method`` is one of :data:`METHODS`.
     """
 
     target: torch.Tensor
@@ -45,9 +50,8 @@ class LayerConstruction:
     second_mask: torch.Tensor
     plus_error: torch.Tensor
     minus_error: torch.Tensor
-    plus_index: torch.Tensor
-    minus_index: torch.Tensor
     eps: float
+    method: str = "pair"
 
     @cached_property
     def eta(self) -> float:
@@ -66,7 +70,7 @@ class LayerConstruction:
     @property
     def message(self) -> str:
         n, d = self.target.shape
-        head = f"layer {n}x{d} with k={self.block.k} units per input"
+        head = f"layer {n}x{d} with k={self.block.k} units per input ({self.method})"
         if self.succeeded:
             return f"{head} succeeded: eta {self.eta:.3g} <= eps={self.eps:.3g}"
         return f"{head} FAILED: eta {self.eta:.3g} > eps={self.eps:.3g}; increase k or eps"
@@ -103,15 +107,33 @@ def _group_first_weights(block: RandomBlock) -> torch.Tensor:
     return block.first.detach().view(d, k, d).diagonal(dim1=0, dim2=2).T.double()
 
 
-def prune_block(block: RandomBlock, target: torch.Tensor, eps: float) -> LayerConstruction:
+def _pair_choice(products: torch.Tensor, u: torch.Tensor, w: torch.Tensor) -> SubsetChoice:
+    """The pair method's choice as a keep mask: at most one unit per side."""
+    pairs = choose_pairs(products, u, w)
+    units = torch.arange(products.shape[-1])
+    keep = (units == pairs.plus_index.unsqueeze(-1)) | (units == pairs.minus_index.unsqueeze(-1))  # NONE matches no unit
+    return SubsetChoice(keep, pairs.plus_error, pairs.minus_error)
+
+
+def _values_per_weight(method: str, k: int) -> int:
+    """Float64 values the method holds per target weight: bounds the chunk size."""
+    if method == "pair":
+        return k
+    return k + 8 * 2 ** ((min(k, MAX_SIDE_CANDIDATES) + 1) // 2)
+
+
+def prune_block(block: RandomBlock, target: torch.Tensor, eps: float, method: str = "pair") -> LayerConstruction:
     """Prune a sampled random block so that it approximates x ↦ target·x.
 
-    ``target`` is (n, d) with entries in [-1, 1], matching ``block`` (d inputs, n outputs).
-    Vectorised over all weights, chunked over output rows (at most ``CHUNK_ELEMENTS``
-    candidate products at once). Returns the construction whether or not η ≤ eps;
+    ``target`` is (n, d) with entries in [-1, 1], matching ``block`` (d inputs, n outputs);
+    ``method`` is ``"pair"`` (one unit per side, chapter 1) or ``"subset_sum"`` (a subset per
+    side, chapter 8). Vectorised over all weights, chunked over output rows (at most
+    ``CHUNK_ELEMENTS`` values at once). Returns the construction whether or not η ≤ eps;
     ``succeeded`` and ``message`` report which.
     """
     eps = check_eps(eps)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     target = check_bounded(as_matrix(target, "target"), "target")
     n, d = target.shape
     if (block.n, block.d) != (n, d):
@@ -119,19 +141,11 @@ def prune_block(block: RandomBlock, target: torch.Tensor, eps: float) -> LayerCo
     k = block.k
     u = _group_first_weights(block)
     second = block.second.detach().view(n, d, k)
-    rows = max(1, CHUNK_ELEMENTS // (d * k))
-    parts = []
-    for start in range(0, n, rows):
-        products = second[start : start + rows].double() * u
-        parts.append(choose_pairs(products, u, target[start : start + rows]))
-    plus_index = torch.cat([p.plus_index for p in parts])
-    minus_index = torch.cat([p.minus_index for p in parts])
-
-    second_mask = torch.zeros(n, d * k, dtype=torch.bool)
-    group_offset = torch.arange(d) * k
-    for index in (plus_index, minus_index):
-        row, col = (index != NONE).nonzero(as_tuple=True)
-        second_mask[row, group_offset[col] + index[row, col]] = True
+    choose = _pair_choice if method == "pair" else choose_subsets
+    rows = max(1, CHUNK_ELEMENTS // (d * _values_per_weight(method, k)))
+    parts = [choose(second[start : start + rows].double() * u, u, target[start : start + rows])
+             for start in range(0, n, rows)]
+    second_mask = torch.cat([p.keep for p in parts]).view(n, d * k)
     used_units = second_mask.any(dim=0).nonzero(as_tuple=True)[0]
     first_mask = torch.zeros(d * k, d, dtype=torch.bool)
     first_mask[used_units, used_units // k] = True
@@ -143,18 +157,18 @@ def prune_block(block: RandomBlock, target: torch.Tensor, eps: float) -> LayerCo
         second_mask=second_mask,
         plus_error=torch.cat([p.plus_error for p in parts]),
         minus_error=torch.cat([p.minus_error for p in parts]),
-        plus_index=plus_index,
-        minus_index=minus_index,
         eps=eps,
+        method=method,
     )
 
 
-def prune_layer(target: object, eps: float, *, k: int, seed: int) -> LayerConstruction:
+def prune_layer(target: object, eps: float, *, k: int, seed: int, method: str = "pair") -> LayerConstruction:
     """Sample a random block with k units per input from ``seed`` and prune it to approximate ``target``.
 
-    ``target`` is an (n, d) matrix (tensor, array or nested list) with entries in [-1, 1].
+    ``target`` is an (n, d) matrix (tensor, array or nested list) with entries in [-1, 1];
+    ``method`` as in :func:`prune_block`.
     """
     matrix = as_matrix(target, "target")
     k = check_positive_int(k, "k")
     n, d = matrix.shape
-    return prune_block(sample_block(d, n, k, seed), matrix, eps)
+    return prune_block(sample_block(d, n, k, seed), matrix, eps, method)

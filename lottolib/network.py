@@ -116,11 +116,15 @@ class NetworkConstruction:
 
     @property
     def message(self) -> str:
-        head = f"depth-{2 * len(self.layers)} pruned random network (k = {self.widths_per_input})"
+        head = f"depth-{2 * len(self.layers)} pruned random network (k = {self.widths_per_input}, {self.method})"
         if self.succeeded:
             return f"{head} succeeded: certificate {self.certificate:.3g} <= eps={self.eps:.3g}"
         return (f"{head} FAILED: certificate {self.certificate:.3g} > eps={self.eps:.3g}; "
                 f"increase width or eps (see lottolib.smallest_width)")
+
+    @property
+    def method(self) -> str:
+        return self.layers[0].method
 
     @property
     def etas(self) -> list[float]:
@@ -195,6 +199,7 @@ def prune_random_network(
     seed: int,
     width: int | Sequence[int] | None = None,
     delta: float = 0.05,
+    method: str = "pair",
 ) -> NetworkConstruction:
     """Sample a random ReLU network of depth 2l from ``seed`` and prune it to approximate ``target``.
 
@@ -203,6 +208,8 @@ def prune_random_network(
     :func:`network_width_bound` for (ε, δ); a random network larger than
     :data:`MAX_RANDOM_PARAMETERS` is refused with a message, never sampled. The result is
     returned whether or not its certificate meets ``eps``: ``succeeded`` and ``message`` say.
+    ``method`` is ``"pair"`` (chapter 4) or ``"subset_sum"`` (chapter 8); the proved width bound
+    (``width=None``) is the pair method's.
     """
     eps = check_eps(eps)
     weights = target_weights(target)
@@ -218,7 +225,7 @@ def prune_random_network(
         )
     sampled = sample_weights(block_shapes, seed)
     layers = [
-        prune_block(RandomBlock(first, second, k), weight, eps)
+        prune_block(RandomBlock(first, second, k), weight, eps, method)
         for weight, k, first, second in zip(weights, widths, sampled[0::2], sampled[1::2], strict=True)
     ]
     return NetworkConstruction(weights, layers, eps, int(seed))

@@ -16,13 +16,22 @@ from .network import prune_random_network
 __all__ = ["smallest_width", "success_rate"]
 
 
-def success_rate(target: nn.Module | Sequence[object], eps: float, width: int, seeds: Sequence[int]) -> float:
-    """Fraction of ``seeds`` whose pruned random network (k = ``width`` per input) certifies ``eps``."""
-    return sum(prune_random_network(target, eps, seed=s, width=width).succeeded for s in seeds) / len(seeds)
+def success_rate(
+    target: nn.Module | Sequence[object], eps: float, width: int, seeds: Sequence[int], method: str = "pair"
+) -> float:
+    """Fraction of ``seeds`` whose pruned random network (k = ``width`` per input, ``method``) certifies ``eps``."""
+    return sum(prune_random_network(target, eps, seed=s, width=width, method=method).succeeded
+               for s in seeds) / len(seeds)
 
 
 def smallest_width(
-    target: nn.Module | Sequence[object], eps: float, *, delta: float = 0.1, seeds: int = 10, max_width: int = 1 << 16
+    target: nn.Module | Sequence[object],
+    eps: float,
+    *,
+    delta: float = 0.1,
+    seeds: int = 10,
+    max_width: int = 1 << 16,
+    method: str = "pair",
 ) -> int:
     """The smallest k (same for every layer) whose certificate meets ``eps`` for at least a 1 − δ fraction
     of seeds 0 … seeds−1: doubling to bracket it, then bisection (success is assumed monotone in k).
@@ -35,7 +44,7 @@ def smallest_width(
     seed_list = range(seeds)
 
     def works(k: int) -> bool:
-        return success_rate(target, eps, k, seed_list) >= need
+        return success_rate(target, eps, k, seed_list, method) >= need
 
     high = 1
     while not works(high):

@@ -12,12 +12,13 @@ def bounded_matrix(n, d, seed):
 
 
 shapes = st.tuples(st.integers(1, 12), st.integers(1, 12), st.integers(1, 60), st.integers(0, 10**6))
+methods = st.sampled_from(L.METHODS)
 
 
-@given(shapes)
-def test_pruned_weights_are_the_random_weights_bit_for_bit(shape):
+@given(shapes, methods)
+def test_pruned_weights_are_the_random_weights_bit_for_bit(shape, method):
     n, d, k, seed = shape
-    construction = L.prune_layer(bounded_matrix(n, d, seed), 0.1, k=k, seed=seed)
+    construction = L.prune_layer(bounded_matrix(n, d, seed), 0.1, k=k, seed=seed, method=method)
     pruned, random = construction.module(), construction.block
     for kept, mask, full in ((pruned.first, construction.first_mask, random.first),
                              (pruned.second, construction.second_mask, random.second)):
@@ -26,11 +27,11 @@ def test_pruned_weights_are_the_random_weights_bit_for_bit(shape):
     assert torch.equal(random.first, L.sample_block(d, n, k, seed).first)
 
 
-@given(shapes)
-def test_eta_and_weight_errors_bound_the_measured_error(shape):
+@given(shapes, methods)
+def test_eta_and_weight_errors_bound_the_measured_error(shape, method):
     n, d, k, seed = shape
     target = bounded_matrix(n, d, seed)
-    construction = L.prune_layer(target, 0.1, k=k, seed=seed)
+    construction = L.prune_layer(target, 0.1, k=k, seed=seed, method=method)
     x = L.sample_unit_ball(500, d, seed)
     error = construction.module()(x) - x @ target.T
     exact = torch.relu(x) @ construction.plus_error.T - torch.relu(-x) @ construction.minus_error.T
@@ -91,6 +92,7 @@ def test_failed_layer_says_so():
         (lambda: L.prune_one_weight(1.01, 10, 0), ValueError, "rescale the target"),
         (lambda: L.prune_one_weight(0.5, 10, 0, eps=0), ValueError, "eps must be"),
         (lambda: L.sample_block(0, 1, 1, 0), ValueError, "d must be an integer >= 1"),
+        (lambda: L.prune_layer([[0.1]], 0.1, k=3, seed=0, method="best"), ValueError, "method must be one of"),
     ],
 )
 def test_bad_input_gets_a_clear_error(call, error, words):

@@ -24,17 +24,17 @@ def targets(draw):
     return weights
 
 
-@given(target=targets(), k=st.integers(1, 80), seed=st.integers(0, 10**6))
-def test_certificate_bounds_sampled_and_adversarial_error(target, k, seed):
-    construction = L.prune_random_network(target, 0.1, seed=seed, width=k)
+@given(target=targets(), k=st.integers(1, 80), seed=st.integers(0, 10**6), method=st.sampled_from(L.METHODS))
+def test_certificate_bounds_sampled_and_adversarial_error(target, k, seed, method):
+    construction = L.prune_random_network(target, 0.1, seed=seed, width=k, method=method)
     measured = L.empirical_error(construction, samples=512, starts=8, steps=30, seed=seed)
     assert measured.sampled <= measured.adversarial <= construction.certificate * (1 + 1e-9) + 1e-12
     assert construction.succeeded == (construction.certificate <= 0.1)
 
 
-@given(target=targets(), k=st.integers(1, 30), seed=st.integers(0, 10**6))
-def test_pruned_network_has_depth_2l_and_keeps_random_weights_bit_for_bit(target, k, seed):
-    construction = L.prune_random_network(target, 0.1, seed=seed, width=k)
+@given(target=targets(), k=st.integers(1, 30), seed=st.integers(0, 10**6), method=st.sampled_from(L.METHODS))
+def test_pruned_network_has_depth_2l_and_keeps_random_weights_bit_for_bit(target, k, seed, method):
+    construction = L.prune_random_network(target, 0.1, seed=seed, width=k, method=method)
     pruned = [m for m in construction.network if isinstance(m, nn.Linear)]
     random = [m for m in construction.random_network if isinstance(m, nn.Linear)]
     assert len(pruned) == len(random) == len(construction.masks) == 2 * len(target)
