@@ -20,9 +20,10 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
+from .conv import operator_bound, target_cnn_forward
 from .network import forward_target
 
-__all__ = ["DigitsTarget", "accuracy", "digits_target", "load_digits_unit_ball"]
+__all__ = ["DigitsCNN", "DigitsTarget", "accuracy", "digits_cnn_target", "digits_target", "load_digits_unit_ball"]
 
 CONSTANT = 1 / 65**0.5
 
@@ -94,3 +95,43 @@ def digits_target(hidden: Sequence[int] = (32,), *, seed: int = 0, epochs: int =
     with torch.no_grad():  # the model saw x / c; fold that scale into the first layer
         linears[0].weight /= CONSTANT
     return DigitsTarget(_fold_and_rescale(linears), x_train, y_train, x_test, y_test)
+
+
+@dataclass(frozen=True)
+class DigitsCNN:
+    """A trained bias-free CNN x ↦ W flatten(σ(conv(x, K))) on 8×8 digit images (m, 1, 8, 8), ‖x‖₂ ≤ 1,
+    rescaled so that ‖K̂‖₂ √(h w) = 1 and ‖W‖₂ = 1 (argmax unchanged)."""
+
+    kernel: torch.Tensor
+    weight: torch.Tensor
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    def accuracy(self, network: nn.Module | None = None) -> float:
+        """Test accuracy of ``network`` (run in its parameters' dtype), or of the target itself when None."""
+        with torch.no_grad():
+            if network is None:
+                out = target_cnn_forward(self.kernel, self.weight, self.x_test)
+            else:
+                out = network(self.x_test.to(next(network.parameters()).dtype))
+        return float((out.argmax(dim=1) == self.y_test).double().mean())
+
+
+def digits_cnn_target(channels: int = 4, *, seed: int = 0, epochs: int = 300) -> DigitsCNN:
+    """Train conv(1 → ``channels``, 3×3) → ReLU → flatten → linear(→ 10), bias-free, on the digits images
+    scaled by 1/(16·8) (so ‖x‖₂ ≤ 1), full-batch Adam in float64; then rescale each layer. Deterministic."""
+    x_train, y_train, x_test, y_test = load_digits_unit_ball(seed=seed)
+    images = [x[:, :64].reshape(-1, 1, 8, 8) / (8 * CONSTANT) for x in (x_train, x_test)]  # pixels / 16 / 8
+    torch.manual_seed(seed)
+    kernel = nn.Parameter(torch.randn(channels, 1, 3, 3, dtype=torch.float64) / 3)
+    weight = nn.Parameter(torch.randn(10, channels * 36, dtype=torch.float64) / channels / 6)
+    optimizer = torch.optim.Adam([kernel, weight], lr=0.01)
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(target_cnn_forward(kernel, weight, images[0]) * 64, y_train).backward()
+        optimizer.step()
+    kernel, weight = kernel.detach(), weight.detach()
+    return DigitsCNN(kernel / operator_bound(kernel), weight / torch.linalg.matrix_norm(weight, ord=2),
+                     images[0], y_train, images[1], y_test)

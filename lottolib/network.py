@@ -30,6 +30,7 @@ from .random_network import RandomBlock, random_mlp, sample_weights
 __all__ = [
     "MAX_RANDOM_PARAMETERS",
     "NetworkConstruction",
+    "certificate",
     "forward_target",
     "network_width_bound",
     "prune_random_network",
@@ -86,6 +87,19 @@ def network_width_bound(shapes: Sequence[tuple[int, int]], eps: float, delta: fl
     return [layer_width_bound(n, d, eps / (2 * depth), delta / depth) for n, d in shapes]
 
 
+def certificate(norms: Sequence[float], etas: Sequence[float]) -> float:
+    """Δ_l from the recursion Δ_i = η_i (A_{i−1} + Δ_{i−1}) + ‖W_i‖ Δ_{i−1}, A_i = Π_{j≤i} ‖W_j‖ (Δ₀ = 0, A₀ = 1).
+
+    ``norms[i]`` is an upper bound on layer i's operator norm and ``etas[i]`` on its relative
+    error ‖G̃_i(z) − W_i z‖ / ‖z‖; then Δ_l bounds the network error on the unit ball.
+    """
+    reach, gap = 1.0, 0.0
+    for norm, eta in zip(norms, etas, strict=True):
+        gap = eta * (reach + gap) + norm * gap
+        reach *= norm
+    return gap
+
+
 @dataclass(frozen=True, eq=False)
 class NetworkConstruction:
     """A pruned random network of depth 2l approximating a depth-l target, with its certificate.
@@ -103,12 +117,7 @@ class NetworkConstruction:
     @cached_property
     def certificate(self) -> float:
         """Δ_l ≥ sup over ‖x‖₂ ≤ 1 of ‖G̃(x) − F(x)‖₂ (exact arithmetic; see the module docstring)."""
-        reach, gap = 1.0, 0.0
-        for weight, layer in zip(self.target, self.layers, strict=True):
-            norm = float(torch.linalg.matrix_norm(weight, ord=2))
-            gap = layer.eta * (reach + gap) + norm * gap
-            reach *= norm
-        return gap
+        return certificate([float(torch.linalg.matrix_norm(w, ord=2)) for w in self.target], self.etas)
 
     @property
     def succeeded(self) -> bool:

@@ -1,0 +1,84 @@
+"""Neuron pruning is only random features (MATH.md §4): one ReLU neuron, two kinds of pruning.
+
+Removing whole hidden units of a random two-layer net x ↦ Σ_a v_a σ(⟨u_a, x⟩) leaves
+Σ_{a∈S} v_a σ(⟨u_a, x⟩): a random-features model with coefficients restricted to {0, v_a}.
+So the least-squares error of the random-features model with *arbitrary* coefficients c_a,
+
+    min_c ‖Σ_a c_a σ(⟨u_a, x_s⟩) − f(x_s)‖ over the sample points x_s,
+
+is a lower bound on the error of *every* neuron-pruned subnetwork on those points. Weight
+pruning instead runs the book's construction on the target network f(x) = 1·σ(⟨w*, x⟩).
+Both use random networks whose first hidden layer has the same width.
+
+Introduced in chapter 6 ({ref}`neuron-pruning`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .checks import check_positive_int
+from .network import prune_random_network
+from .random_network import sample_weights
+
+__all__ = ["NeuronVsWeight", "compare_pruning", "sample_sphere", "single_neuron_target"]
+
+
+def sample_sphere(samples: int, d: int, seed: int) -> torch.Tensor:
+    """``samples`` points uniform on the unit sphere of R^d: shape (samples, d), float64."""
+    generator = torch.Generator().manual_seed(int(seed))
+    x = torch.randn(check_positive_int(samples, "samples"), check_positive_int(d, "d"),
+                    generator=generator, dtype=torch.float64)
+    return x / x.norm(dim=1, keepdim=True)
+
+
+def single_neuron_target(d: int, seed: int) -> list[torch.Tensor]:
+    """The target f(x) = σ(⟨w*, x⟩) as weights [W_1 = w*ᵀ (1, d), W_2 = [[1]]], with ‖w*‖₂ = 1."""
+    generator = torch.Generator().manual_seed(int(seed))
+    w = torch.randn(1, check_positive_int(d, "d"), generator=generator, dtype=torch.float64)
+    return [w / w.norm(), torch.ones(1, 1, dtype=torch.float64)]
+
+
+@dataclass(frozen=True)
+class NeuronVsWeight:
+    """Relative L2 errors ‖g − f‖/‖f‖ on the sample for one (d, width).
+
+    ``neuron`` lower-bounds every neuron-pruned subnetwork of the random net (random-features
+    least squares); ``pair`` and ``subset_sum`` are weight pruning with k = width // d units per input.
+    """
+
+    d: int
+    width: int
+    neuron: float
+    pair: float
+    subset_sum: float
+
+
+def _relative_error(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    return float((prediction - target).norm() / target.norm())
+
+
+def compare_pruning(d: int, width: int, *, seed: int = 0, samples: int = 4000) -> NeuronVsWeight:
+    """Approximate σ(⟨w*, x⟩) on the unit sphere of R^d by neuron pruning and by weight pruning.
+
+    The random network's first hidden layer has ``width`` units in both cases (for weight
+    pruning, width // d units per input coordinate; ``width`` must be at least d). Errors are
+    measured on ``samples`` sphere points; ``samples`` should be several times ``width`` for the
+    random-features bound to be meaningful (it is exact on the sample either way).
+    """
+    d, width = check_positive_int(d, "d"), check_positive_int(width, "width")
+    if width < d:
+        raise ValueError(f"width {width} < d = {d}: weight pruning needs at least one unit per input")
+    target = single_neuron_target(d, seed)
+    x = sample_sphere(samples, d, seed + 1)
+    f = torch.relu(x @ target[0].T).squeeze(1)
+    features = torch.relu(x @ sample_weights([(width, d)], seed)[0].double().T)
+    coefficients = torch.linalg.lstsq(features, f.unsqueeze(1), driver="gelsd").solution
+    neuron = _relative_error((features @ coefficients).squeeze(1), f)
+    errors = {}
+    for method in ("pair", "subset_sum"):
+        construction = prune_random_network(target, 0.01, seed=seed, width=width // d, method=method)
+        errors[method] = _relative_error(construction.compact()(x).squeeze(1), f)
+    return NeuronVsWeight(d, width, neuron, errors["pair"], errors["subset_sum"])
