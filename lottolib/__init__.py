@@ -6,7 +6,9 @@ Data path: target → random network (seed) → prune → pruned network → ver
 from .export import pruned_sequential, sparsity, to_torch
 from .layer import METHODS, LayerConstruction, prune_block, prune_layer
 from .network import (
+    MAX_RANDOM_PARAMETERS,
     NetworkConstruction,
+    certificate,
     forward_target,
     network_width_bound,
     prune_random_network,
@@ -28,6 +30,7 @@ from .verify import EmpiricalError, empirical_error, sample_unit_ball
 from .width import smallest_width, success_rate
 
 __all__ = [
+    "MAX_RANDOM_PARAMETERS",
     "METHODS",
     "EmpiricalError",
     "LayerConstruction",
@@ -36,6 +39,7 @@ __all__ = [
     "PairChoice",
     "RandomBlock",
     "SubsetChoice",
+    "certificate",
     "choose_pairs",
     "choose_subsets",
     "empirical_error",

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from .digits import DigitsTarget, accuracy, digits_target
 from .layer import LayerConstruction, prune_layer
 from .network import forward_target, prune_random_network
+from .neuron_pruning import compare_pruning
 from .one_weight import prune_one_weight
 from .probability import empirical_success_probability, pair_success_probability
 from .style import COLORS
@@ -24,15 +25,19 @@ from .verify import sample_unit_ball
 __all__ = [
     "DeepView",
     "LayerView",
+    "NeuronPruningView",
     "NeuronView",
     "OneWeightView",
+    "SubsetSumView",
     "View",
     "deep_figure",
     "layer_figure",
     "masks_figure",
     "neuron_figure",
+    "neuron_pruning_figure",
     "one_weight_figure",
     "pruned_block_diagram",
+    "subset_sum_figure",
 ]
 
 
@@ -267,3 +272,68 @@ class DeepView(View):
 
 
 deep_figure = DeepView.draw
+
+
+class NeuronPruningView(View):
+    """One ReLU neuron on the unit sphere of R^d, from a random net whose first hidden layer has ``width``
+    units: the best any neuron pruning can do (random-features lower bound) against weight pruning
+    (pair and SubsetSum), as relative L2 errors on a log scale."""
+
+    defaults: ClassVar[dict[str, float]] = {"d": 8, "width": 512, "seed": 0}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.axis = self.figure.subplots(1, 1)
+        labels = ["neuron pruning\n(lower bound)", "weight pruning\n(pair)", "weight pruning\n(SubsetSum)"]
+        self.bars = self.axis.bar(labels, [1.0] * 3, color=[COLORS["minus"], COLORS["plus"], COLORS["pruned"]])
+        self.axis.set(yscale="log", ylim=(1e-6, 2), ylabel="relative L2 error")
+        self.title = self.figure.suptitle("", fontsize=10)
+
+    def update(self, d: int, width: int, seed: int = 0) -> NeuronPruningView:
+        row = compare_pruning(d, max(width, d), seed=seed, samples=2000)
+        for bar, value in zip(self.bars, (row.neuron, row.pair, row.subset_sum), strict=True):
+            bar.set_height(max(value, 1e-6))
+        self.title.set_text(f"σ(⟨w*, x⟩) on the sphere in d = {d}, random width {row.width}: "
+                            f"neuron ≥ {row.neuron:.2g}, pair {row.pair:.2g}, SubsetSum {row.subset_sum:.2g}")
+        return self
+
+
+class SubsetSumView(View):
+    """A fixed random 16×16 target (‖W‖₂ = 1) from the same random block, pruned by the pair method and by
+    SubsetSum: histograms of the per-weight errors |E±| (log scale), with η for each against ε."""
+
+    defaults: ClassVar[dict[str, float]] = {"k": 48, "eps": 0.01, "seed": 0}
+    edges = np.linspace(-9, 0, 91)
+
+    def __init__(self, n: int = 16, d: int = 16) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(1234)
+        target = torch.rand(n, d, generator=generator, dtype=torch.float64) * 2 - 1
+        self.target_matrix = target / torch.linalg.matrix_norm(target, ord=2)
+        self.axis = self.figure.subplots(1, 1)
+        zeros = np.zeros(len(self.edges) - 1)
+        self.stairs = {m: self.axis.stairs(zeros, self.edges, fill=True, alpha=0.7, color=c, label=m)
+                       for m, c in (("pair", COLORS["plus"]), ("subset_sum", COLORS["pruned"]))}
+        self.eps = self.axis.axvline(0, color=COLORS["target"], linestyle=":", label="log₁₀ ε")
+        self.axis.set(xlabel="log₁₀ per-weight error |E±|", ylabel="weights", xlim=(-9, 0))
+        self.axis.legend(loc="upper left")
+        self.title = self.figure.suptitle("", fontsize=10)
+
+    def update(self, k: int, eps: float, seed: int = 0) -> SubsetSumView:
+        etas, top = {}, 1
+        for method, stairs in self.stairs.items():
+            construction = prune_layer(self.target_matrix, eps, k=k, seed=seed, method=method)
+            errors = torch.cat([construction.plus_error, construction.minus_error]).abs().flatten()
+            counts, _ = np.histogram(np.log10(np.maximum(errors.numpy(), 1e-9)), bins=self.edges)
+            stairs.set_data(counts)
+            top = max(top, counts.max())
+            etas[method] = construction.eta
+        self.axis.set_ylim(0, top * 1.1)
+        self.eps.set_xdata([np.log10(eps)] * 2)
+        self.title.set_text(f"k = {k} units per input: η pair {etas['pair']:.2g}, η SubsetSum {etas['subset_sum']:.2g} "
+                            f"(ε = {eps:.2g})")
+        return self
+
+
+neuron_pruning_figure = NeuronPruningView.draw
+subset_sum_figure = SubsetSumView.draw

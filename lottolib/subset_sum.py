@@ -26,8 +26,9 @@ __all__ = ["MAX_SIDE_CANDIDATES", "SubsetChoice", "choose_subsets", "subset_bits
 MAX_SIDE_CANDIDATES = 16
 """At most this many units of each sign are searched per weight (see :func:`_candidates`): 2^8 sums per half.
 
-2^16 subset sums of a representative sample of the side's products resolve far below any ε the
-book uses; more units would only cost time. Units beyond these are never kept.
+They are spread evenly over the sorted products, so they keep both the reach of the large
+products and the resolution of the small; 2^16 subset sums then resolve far below any ε the
+book uses. Units beyond these are never kept.
 """
 
 

@@ -13,15 +13,17 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from .plots import DeepView, LayerView, NeuronView, OneWeightView, View
+from .plots import DeepView, LayerView, NeuronPruningView, NeuronView, OneWeightView, SubsetSumView, View
 
 __all__ = [
     "WIDGET_DPI",
     "deep_explorer",
     "layer_explorer",
     "neuron_explorer",
+    "neuron_pruning_explorer",
     "one_weight_explorer",
     "render_png",
+    "subset_sum_explorer",
     "time_update",
 ]
 
@@ -85,6 +87,21 @@ def deep_explorer() -> widgets.VBox:
     """Sliders for k (units per input) and ε over :class:`~lottolib.plots.DeepView` (the digits target)."""
     return _explorer(DeepView, "k is capped at 500 units per input (about 4 million random weights) to keep an update fast.",
                      k=_k_slider(300, 500), eps=_eps_slider(0.05))
+
+
+def neuron_pruning_explorer() -> widgets.VBox:
+    """Sliders for the dimension d and the random width over :func:`~lottolib.plots.neuron_pruning_figure`."""
+    note = "width is capped at 1,024 units and d at 12 (a least-squares fit over 2,000 points)."
+    return _explorer(NeuronPruningView, note,
+                     d=widgets.IntSlider(value=8, min=2, max=12, description="d", continuous_update=False),
+                     width=widgets.IntSlider(value=512, min=16, max=1024, step=16, description="width",
+                                             continuous_update=False))
+
+
+def subset_sum_explorer() -> widgets.VBox:
+    """Sliders for k (units per input) and ε over :func:`~lottolib.plots.subset_sum_figure`."""
+    return _explorer(SubsetSumView, "k is capped at 128 units per input; SubsetSum searches at most 16 units per side.",
+                     k=_k_slider(48, 128), eps=_eps_slider(0.01))
 
 
 def time_update(view: View, **values: float) -> float:

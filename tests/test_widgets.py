@@ -10,7 +10,8 @@ from lottolib import plots, widgets
 
 @pytest.mark.parametrize(
     ("view", "extreme"),
-    [(plots.OneWeightView, {"k": 20_000, "w": 1.0}), (plots.NeuronView, {"k": 5_000}), (plots.LayerView, {"k": 2_000})],
+    [(plots.OneWeightView, {"k": 20_000, "w": 1.0}), (plots.NeuronView, {"k": 5_000}), (plots.LayerView, {"k": 2_000}),
+     (plots.NeuronPruningView, {"d": 12, "width": 1024}), (plots.SubsetSumView, {"k": 128, "eps": 1e-4})],
 )
 def test_widget_updates_stay_under_a_second_even_at_the_caps(view, extreme):
     figure_view = view()
@@ -19,7 +20,8 @@ def test_widget_updates_stay_under_a_second_even_at_the_caps(view, extreme):
     assert statistics.median(times) < 1.0
 
 
-@pytest.mark.parametrize("explorer", [widgets.one_weight_explorer, widgets.neuron_explorer, widgets.layer_explorer])
+@pytest.mark.parametrize("explorer", [widgets.one_weight_explorer, widgets.neuron_explorer, widgets.layer_explorer,
+                                      widgets.neuron_pruning_explorer, widgets.subset_sum_explorer])
 def test_explorer_draws_its_image_on_creation(explorer):
     box = explorer()
     image = box.children[1]
