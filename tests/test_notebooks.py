@@ -43,8 +43,19 @@ def test_page_skeleton_and_widget_twins(source):
     assert "**What you will learn**" in first
     for index, cell in enumerate(stored.cells):
         if cell.cell_type == "code" and "_explorer()" in cell.source:
-            assert cell.source.startswith("# NBVAL_IGNORE_OUTPUT")
+            assert cell.source.splitlines()[0] == "# NBVAL_IGNORE_OUTPUT", "nbval only honours the bare marker line"
             assert "remove-output" in cell.metadata.get("tags", [])
             twin = stored.cells[index + 1]
             assert twin.cell_type == "code" and "_figure(" in twin.source, "a widget needs its static twin next"
             assert any("image/png" in output.get("data", {}) for output in twin.outputs)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_nbval_markers_are_bare_lines_with_a_reason(source):
+    stored = nbformat.read(CHAPTERS / f"{source.stem}.ipynb", as_version=4)
+    for cell in stored.cells:
+        lines = cell.source.splitlines()
+        for index, line in enumerate(lines):
+            if "NBVAL" in line:
+                assert line == "# NBVAL_IGNORE_OUTPUT", f"unrecognised nbval marker {line!r}"
+                assert index + 1 < len(lines) and lines[index + 1].startswith("# (why:"), "say why the output is volatile"
