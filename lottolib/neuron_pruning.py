@@ -75,7 +75,8 @@ def compare_pruning(d: int, width: int, *, seed: int = 0, samples: int = 4000) -
     x = sample_sphere(samples, d, seed + 1)
     f = torch.relu(x @ target[0].T).squeeze(1)
     features = torch.relu(x @ sample_weights([(width, d)], seed)[0].double().T)
-    coefficients = torch.linalg.lstsq(features, f.unsqueeze(1), driver="gelsd").solution
+    # rank-revealing QR: the same minimum as the SVD driver, 3x faster at width 1024
+    coefficients = torch.linalg.lstsq(features, f.unsqueeze(1), driver="gelsy").solution
     neuron = _relative_error((features @ coefficients).squeeze(1), f)
     errors = {}
     for method in ("pair", "subset_sum"):
