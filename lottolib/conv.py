@@ -18,9 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layer import LayerConstruction, prune_block
+from .layer import LayerConstruction, prune_layer
 from .network import certificate
-from .random_network import RandomBlock, sample_weights
 
 __all__ = [
     "CNNConstruction",
@@ -91,10 +90,7 @@ def prune_conv(
     ``kernel`` (c_out, c_in, h, w) with entries in [-1, 1]. ``eps`` is compared with the
     patch-level η, as for a layer.
     """
-    matrix = kernel_matrix(torch.as_tensor(kernel))
-    n, d = matrix.shape
-    first, second = sample_weights([(d * k, d), (n, d * k)], seed)
-    layer = prune_block(RandomBlock(first, second, k), matrix, eps, method)
+    layer = prune_layer(kernel_matrix(torch.as_tensor(kernel)), eps, k=k, seed=seed, method=method)
     return ConvConstruction(torch.as_tensor(kernel).double(), layer, int(padding))
 
 
@@ -136,9 +132,6 @@ def prune_cnn(
     """
     k_conv, k_linear = (k, k) if isinstance(k, int) else k
     conv = prune_conv(kernel, eps, k=k_conv, seed=seed, padding=padding, method=method)
-    matrix = torch.as_tensor(weight).double()
-    n, d = matrix.shape
-    first, second = sample_weights([(d * k_linear, d), (n, d * k_linear)], seed + 1)
-    linear = prune_block(RandomBlock(first, second, k_linear), matrix, eps, method)
+    linear = prune_layer(weight, eps, k=k_linear, seed=seed + 1, method=method)
     return CNNConstruction(conv, linear)
 

@@ -111,11 +111,10 @@ class DigitsCNN:
 
     def accuracy(self, network: nn.Module | None = None) -> float:
         """Test accuracy of ``network`` (run in its parameters' dtype), or of the target itself when None."""
+        if network is not None:
+            return accuracy(network, self.x_test.to(next(network.parameters()).dtype), self.y_test)
         with torch.no_grad():
-            if network is None:
-                out = target_cnn_forward(self.kernel, self.weight, self.x_test)
-            else:
-                out = network(self.x_test.to(next(network.parameters()).dtype))
+            out = target_cnn_forward(self.kernel, self.weight, self.x_test)
         return float((out.argmax(dim=1) == self.y_test).double().mean())
 
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .checks import check_positive_int
+from .digits import accuracy
 from .random_network import random_mlp, sample_weights
 
 __all__ = ["EdgePopupResult", "MaskedLinear", "exhaustive_mask_search", "train_dense", "train_edge_popup"]
@@ -78,11 +79,6 @@ class EdgePopupResult:
         return random_mlp(kept).double()
 
 
-def _accuracy(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    with torch.no_grad():
-        return float((network(x).argmax(dim=1) == y).double().mean())
-
-
 def train_edge_popup(
     x_train: torch.Tensor,
     y_train: torch.Tensor,
@@ -121,7 +117,7 @@ def train_edge_popup(
         nn.functional.cross_entropy(network(x_train) * scale, y_train).backward()
         optimizer.step()
     masks = [m.mask().detach() for m in network if isinstance(m, MaskedLinear)]
-    return EdgePopupResult(network, weights, masks, _accuracy(network, x_train, y_train), _accuracy(network, x_test, y_test))
+    return EdgePopupResult(network, weights, masks, accuracy(network, x_train, y_train), accuracy(network, x_test, y_test))
 
 
 def train_dense(

@@ -20,6 +20,7 @@ from .neuron_pruning import compare_pruning
 from .one_weight import prune_one_weight
 from .probability import empirical_success_probability, pair_success_probability
 from .style import COLORS
+from .targets import random_target
 from .verify import sample_unit_ball
 
 __all__ = [
@@ -156,9 +157,7 @@ class LayerView(View):
 
     def __init__(self, n: int = 16, d: int = 16) -> None:
         super().__init__()
-        generator = torch.Generator().manual_seed(1234)
-        target = torch.rand(n, d, generator=generator, dtype=torch.float64) * 2 - 1
-        self.target_matrix = target / torch.linalg.matrix_norm(target, ord=2)
+        self.target_matrix = random_target([d, n], seed=1234)[0]
         self.inputs = sample_unit_ball(2000, d, 0, on_sphere_fraction=1.0)
         self.left, self.right = self.figure.subplots(1, 2)
         zeros = np.zeros(len(self.edges) - 1)
@@ -307,9 +306,7 @@ class SubsetSumView(View):
 
     def __init__(self, n: int = 16, d: int = 16) -> None:
         super().__init__()
-        generator = torch.Generator().manual_seed(1234)
-        target = torch.rand(n, d, generator=generator, dtype=torch.float64) * 2 - 1
-        self.target_matrix = target / torch.linalg.matrix_norm(target, ord=2)
+        self.target_matrix = random_target([d, n], seed=1234)[0]
         self.axis = self.figure.subplots(1, 1)
         zeros = np.zeros(len(self.edges) - 1)
         self.stairs = {m: self.axis.stairs(zeros, self.edges, fill=True, alpha=0.7, color=c, label=m)
