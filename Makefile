@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 unexport MPLBACKEND
 
-.PHONY: setup book test lint notebooks lab clean
+.PHONY: setup book test lint notebooks bench lab clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ test: $(STAMP) lint
 
 notebooks: $(STAMP)
 	$(BIN)/python scripts/execute_notebooks.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/suite.py
+	$(BIN)/python scripts/execute_notebooks.py chapters/source/11_performance.md
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab chapters

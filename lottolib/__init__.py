@@ -27,7 +27,7 @@ from .random_network import RandomBlock, random_mlp, sample_block, sample_unifor
 from .subset_sum import SubsetChoice, choose_subsets
 from .targets import random_target
 from .verify import EmpiricalError, empirical_error, sample_unit_ball
-from .width import smallest_width, success_rate
+from .width import pruning_lower_bound, random_parameters_per_weight, smallest_width, success_rate
 
 __all__ = [
     "MAX_RANDOM_PARAMETERS",
@@ -53,7 +53,9 @@ __all__ = [
     "prune_one_weight",
     "prune_random_network",
     "pruned_sequential",
+    "pruning_lower_bound",
     "random_mlp",
+    "random_parameters_per_weight",
     "random_target",
     "sample_block",
     "sample_uniform",

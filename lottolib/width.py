@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from torch import nn
 
 from .checks import check_eps, check_positive_int
-from .network import prune_random_network
+from .network import prune_random_network, target_weights
 
-__all__ = ["smallest_width", "success_rate"]
+__all__ = ["pruning_lower_bound", "random_parameters_per_weight", "smallest_width", "success_rate"]
 
 
 def success_rate(
@@ -57,3 +57,24 @@ def smallest_width(
         middle = (low + high) // 2
         low, high = (low, middle) if works(middle) else (middle, high)
     return high
+
+
+def random_parameters_per_weight(
+    target: nn.Module | Sequence[object], eps: float, *, method: str = "pair", seeds: int = 10
+) -> float:
+    """Random parameters per target weight at the :func:`smallest_width` (δ = 0.1) that certifies ``eps``.
+
+    For one n×d layer this is k(d + n)/n: the random block has d·k·d + n·d·k weights.
+    """
+    k = smallest_width(target, eps, seeds=seeds, method=method)
+    construction = prune_random_network(target, eps, seed=0, width=k, method=method)
+    return construction.random_parameters / sum(w.numel() for w in target_weights(target))
+
+
+def pruning_lower_bound(eps: float) -> float:
+    """log₂⌊1/ε⌋: no pruning of any network approximates every n×d matrix in [-1, 1] to ε (ε < 1/2) with
+    fewer than this many weights per target weight (the counting argument of chapter 8)."""
+    eps = check_eps(eps)
+    if eps >= 0.5:
+        raise ValueError(f"the counting bound needs eps < 1/2, got {eps}")
+    return math.log2(math.floor(1 / eps))

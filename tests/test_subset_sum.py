@@ -62,3 +62,13 @@ def test_chunking_does_not_change_the_result(monkeypatch, method):
     chunked = L.prune_layer(target, 0.1, k=30, seed=3, method=method)
     assert torch.equal(whole.second_mask, chunked.second_mask)
     assert torch.equal(whole.plus_error, chunked.plus_error)
+
+
+def test_parameters_per_weight_respect_the_counting_lower_bound():
+    target = L.random_target([8, 8], seed=0)
+    for eps in (0.1, 0.03):
+        bound = L.pruning_lower_bound(eps)
+        assert L.random_parameters_per_weight(target, eps, method="subset_sum", seeds=3) >= bound
+    assert L.pruning_lower_bound(0.01) == pytest.approx(6.6438, abs=1e-4)  # log2(100)
+    with pytest.raises(ValueError, match="eps < 1/2"):
+        L.pruning_lower_bound(0.5)
