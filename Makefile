@@ -34,7 +34,7 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest --nbval chapters
 
 notebooks: $(STAMP)
-	$(BIN)/python scripts/execute_notebooks.py
+	$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/suite.py

@@ -1,6 +1,7 @@
 """Regenerate every chapter notebook from its MyST source and execute it in place.
 
 Usage: python scripts/execute_notebooks.py [chapters/source/NAME.md ...]   (default: all of them)
+   or: make notebooks [NOTEBOOKS=chapters/source/NAME.md]
 
 Each source chapters/source/NAME.md becomes chapters/NAME.ipynb.
 
@@ -27,9 +28,11 @@ def execute(source: Path) -> float:
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata.pop("widgets", None)
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{index:03d}"  # stable ids: a re-run only changes what really changed
     started = time.perf_counter()
     NotebookClient(
-        notebook, timeout=300, kernel_name="python3", store_widget_state=False,
+        notebook, timeout=300, kernel_name="python3", store_widget_state=False, record_timing=False,
         resources={"metadata": {"path": str(CHAPTERS)}},
     ).execute()
     elapsed = time.perf_counter() - started
