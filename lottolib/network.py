@@ -78,7 +78,7 @@ def network_width_bound(shapes: Sequence[tuple[int, int]], eps: float, delta: fl
 
     Proof (chapter 4): with η_i ≤ ε/(2l) and ‖W_i‖₂ ≤ 1 the recursion gives
     Δ_l ≤ (1 + ε/(2l))^l − 1 ≤ e^{ε/2} − 1 ≤ ε; each layer gets failure budget δ/l, and
-    :func:`~lottolib.probability.layer_width_bound` gives its k_i.
+    :func:`~lottolib.layer_width_bound` gives its k_i.
     """
     eps = check_eps(eps)
     if eps > 1:

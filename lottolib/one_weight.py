@@ -30,7 +30,7 @@ class PairChoice:
     """The chosen unit per side, and the signed per-side errors, for a batch of target weights.
 
     All four tensors have the batch shape of the target weights. An index is in [0, k) or
-    :data:`NONE`. Errors are signed: ``plus_error = u_a v_a − w`` (0 − w when no unit is kept).
+    ``NONE`` (= -1). Errors are signed: ``plus_error = u_a v_a − w`` (0 − w when no unit is kept).
     """
 
     plus_index: torch.Tensor

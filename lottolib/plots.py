@@ -43,7 +43,7 @@ __all__ = [
 
 
 class View:
-    """A figure drawn once and redrawn by :meth:`update`, which changes only the data.
+    """A figure drawn once and redrawn by ``update``, which changes only the data.
 
     Reusing the axes (their ticks and text) keeps one widget update fast; ``figure`` with
     default values is the static twin the HTML book shows.

@@ -109,10 +109,10 @@ def _side(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor) -> tup
 def choose_subsets(products: torch.Tensor, first_weights: torch.Tensor, w: torch.Tensor) -> SubsetChoice:
     """For each target weight, the best subset of units with u > 0 and the best with u < 0.
 
-    Shapes as :func:`~lottolib.one_weight.choose_pairs`: ``products`` (..., k) holds u_a·v_a,
+    Shapes as :func:`~lottolib.choose_pairs`: ``products`` (..., k) holds u_a·v_a,
     ``first_weights`` (..., k), broadcastable, holds u_a; ``w`` (...) the target weights.
     Guarantee: each side's error is the smallest |Σ_S u_a v_a − w| over subsets S of the
-    first :data:`MAX_SIDE_CANDIDATES` units of that sign (S = ∅ allowed, error −w).
+    first ``MAX_SIDE_CANDIDATES`` units of that sign (S = ∅ allowed, error −w).
     Vectorised over all leading dimensions; the caller chunks to bound memory (about
     2^13 float64 values per weight).
     """
