@@ -59,3 +59,30 @@ def test_nbval_markers_are_bare_lines_with_a_reason(source):
             if "NBVAL" in line:
                 assert line == "# NBVAL_IGNORE_OUTPUT", f"unrecognised nbval marker {line!r}"
                 assert index + 1 < len(lines) and lines[index + 1].startswith("# (why:"), "say why the output is volatile"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_figures_have_captions_and_the_book_style(source):
+    stored = nbformat.read(CHAPTERS / f"{source.stem}.ipynb", as_version=4)
+    figures = [cell for cell in stored.cells if cell.cell_type == "code"
+               and "remove-output" not in cell.metadata.get("tags", [])  # a live widget: not in the book
+               and any("image/png" in output.get("data", {}) for output in cell.outputs)]
+    for cell in figures:
+        figure = cell.metadata.get("mystnb", {}).get("figure", {})
+        assert figure.get("caption") and figure.get("name", "").startswith("fig-"), cell.source[:80]
+    if figures:
+        imports = next(cell for cell in stored.cells if cell.cell_type == "code")
+        assert "use_book_style()" in imports.source, "figures are drawn in the book's one style (lottolib.style)"
+
+
+EXERCISE_CHAPTERS = [s for s in SOURCES if s.stem[:2] in {"01", "02", "03", "04", "05"}]
+
+
+@pytest.mark.parametrize("source", EXERCISE_CHAPTERS, ids=lambda p: p.stem)
+def test_exercises_come_last_with_folded_solutions(source):
+    text = source.read_text()
+    exercises = text.count("```{exercise}")
+    assert 2 <= exercises <= 3
+    assert text.count("````{solution-start}") == text.count("````{solution-end}") == exercises
+    assert text.count(":class: dropdown") >= exercises
+    assert text.rindex("\n## ") == text.index("\n## Exercises\n"), "exercises are the last section"
