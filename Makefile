@@ -11,7 +11,10 @@ export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 unexport MPLBACKEND
 
-.PHONY: setup book test lint notebooks bench lab clean
+.PHONY: setup book test lint notebooks assignments bench lab clean
+
+# Debian's Chromium, for the browser test of the HTML book (tests/test_browser.py).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: $(STAMP)
 
@@ -20,6 +23,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	command -v chromium >/dev/null 2>&1 || $(SUDO) apt-get install -y -q chromium >/dev/null \
+		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; } \
+		|| echo "WARNING: could not install Debian's chromium; the browser test in make test will fail"
 	touch $(STAMP)
 
 book: $(STAMP)
@@ -27,14 +33,18 @@ book: $(STAMP)
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
 lint: $(STAMP)
-	$(BIN)/ruff check lottolib tests scripts bench
+	$(BIN)/ruff check lottolib tests scripts bench _ext
 
-test: $(STAMP) lint
+# The browser test opens the built book, so test builds it first (incremental: quick when up to date).
+test: $(STAMP) lint book
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval chapters
 
 notebooks: $(STAMP)
 	$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS)
+
+assignments: $(STAMP)
+	$(BIN)/python scripts/make_assignments.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/suite.py
@@ -44,4 +54,4 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab chapters
 
 clean:
-	rm -rf _build
+	rm -rf _build assignments/dist
