@@ -1,5 +1,6 @@
 """The stored notebooks are the executed form of their MyST sources, fit for nbval and the offline book."""
 
+import re
 from pathlib import Path
 
 import jupytext
@@ -86,3 +87,9 @@ def test_exercises_come_last_with_folded_solutions(source):
     assert text.count("````{solution-start}") == text.count("````{solution-end}") == exercises
     assert text.count(":class: dropdown") >= exercises
     assert text.rindex("\n## ") == text.index("\n## Exercises\n"), "exercises are the last section"
+
+
+def test_the_teaching_page_lists_every_exercise():
+    labels = {label for source in SOURCES for label in re.findall(r"^:label: (ex-[\w-]+)$", source.read_text(), flags=re.M)}
+    listed = set(re.findall(r"\{ref\}`(ex-[\w-]+)`", (CHAPTERS.parent / "teaching.md").read_text()))
+    assert len(labels) >= 12 and labels == listed
