@@ -23,7 +23,15 @@ from torch import nn
 from .conv import operator_bound, target_cnn_forward
 from .network import forward_target
 
-__all__ = ["DigitsCNN", "DigitsTarget", "accuracy", "digits_cnn_target", "digits_target", "load_digits_unit_ball"]
+__all__ = [
+    "DigitsCNN",
+    "DigitsTarget",
+    "accuracy",
+    "digits_cnn_target",
+    "digits_target",
+    "load_digits_unit_ball",
+    "prediction_accuracy",
+]
 
 CONSTANT = 1 / 65**0.5
 
@@ -51,11 +59,16 @@ class DigitsTarget:
     y_test: torch.Tensor
 
 
+def prediction_accuracy(outputs: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of rows of ``outputs`` (m, classes) whose argmax equals the label y (m,)."""
+    return float((outputs.argmax(dim=1) == y).double().mean())
+
+
 def accuracy(network: nn.Module | Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of rows of x whose argmax output equals y (a module, or a list of target weights)."""
     with torch.no_grad():
         out = forward_target(network, x) if isinstance(network, (list, tuple)) else network(x)
-    return float((out.argmax(dim=1) == y).double().mean())
+    return prediction_accuracy(out, y)
 
 
 def _fold_and_rescale(linears: Sequence[nn.Linear]) -> list[torch.Tensor]:
@@ -114,8 +127,7 @@ class DigitsCNN:
         if network is not None:
             return accuracy(network, self.x_test.to(next(network.parameters()).dtype), self.y_test)
         with torch.no_grad():
-            out = target_cnn_forward(self.kernel, self.weight, self.x_test)
-        return float((out.argmax(dim=1) == self.y_test).double().mean())
+            return prediction_accuracy(target_cnn_forward(self.kernel, self.weight, self.x_test), self.y_test)
 
 
 def digits_cnn_target(channels: int = 4, *, seed: int = 0, epochs: int = 300) -> DigitsCNN:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .digits import DigitsTarget, accuracy, digits_target
+from .digits import DigitsTarget, digits_target, prediction_accuracy
 from .layer import LayerConstruction, prune_layer
 from .network import forward_target, prune_random_network
 from .neuron_pruning import compare_pruning
@@ -241,8 +241,8 @@ class DeepView(View):
     def __init__(self, target: DigitsTarget | None = None) -> None:
         super().__init__()
         self.target = target if target is not None else digits_target()
-        self.target_accuracy = accuracy(self.target.weights, self.target.x_test, self.target.y_test)
         self.target_outputs = forward_target(self.target.weights, self.target.x_test)
+        self.target_accuracy = prediction_accuracy(self.target_outputs, self.target.y_test)
         self.left, self.right = self.figure.subplots(1, 2)
         depth = len(self.target.weights)
         self.eta_bars = self.left.bar([f"η_{i + 1}" for i in range(depth)], [1.0] * depth, color=COLORS["plus"])
@@ -259,7 +259,7 @@ class DeepView(View):
         with torch.no_grad():
             outputs = pruned(self.target.x_test)
         measured = float((outputs - self.target_outputs).norm(dim=1).max())
-        pruned_accuracy = float((outputs.argmax(dim=1) == self.target.y_test).double().mean())
+        pruned_accuracy = prediction_accuracy(outputs, self.target.y_test)
         for bar, value in zip(self.eta_bars, construction.etas, strict=True):
             bar.set_height(value)
         for bar, value in zip(self.error_bars, (construction.certificate, measured, eps), strict=True):
