@@ -22,16 +22,9 @@ import torch
 from .checks import check_positive_int
 from .network import prune_random_network
 from .random_network import sample_weights
+from .verify import sample_unit_ball
 
-__all__ = ["NeuronVsWeight", "compare_pruning", "sample_sphere", "single_neuron_target"]
-
-
-def sample_sphere(samples: int, d: int, seed: int) -> torch.Tensor:
-    """``samples`` points uniform on the unit sphere of R^d: shape (samples, d), float64."""
-    generator = torch.Generator().manual_seed(int(seed))
-    x = torch.randn(check_positive_int(samples, "samples"), check_positive_int(d, "d"),
-                    generator=generator, dtype=torch.float64)
-    return x / x.norm(dim=1, keepdim=True)
+__all__ = ["NeuronVsWeight", "compare_pruning", "single_neuron_target"]
 
 
 def single_neuron_target(d: int, seed: int) -> list[torch.Tensor]:
@@ -72,7 +65,7 @@ def compare_pruning(d: int, width: int, *, seed: int = 0, samples: int = 4000) -
     if width < d:
         raise ValueError(f"width {width} < d = {d}: weight pruning needs at least one unit per input")
     target = single_neuron_target(d, seed)
-    x = sample_sphere(samples, d, seed + 1)
+    x = sample_unit_ball(samples, d, seed + 1, on_sphere_fraction=1.0)
     f = torch.relu(x @ target[0].T).squeeze(1)
     features = torch.relu(x @ sample_weights([(width, d)], seed)[0].double().T)
     # rank-revealing QR: the same minimum as the SVD driver, 3x faster at width 1024
