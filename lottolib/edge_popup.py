@@ -24,6 +24,7 @@ from torch import nn
 from .checks import check_positive_int
 from .digits import accuracy
 from .random_network import random_mlp, sample_weights
+from .subset_sum import subset_bits
 
 __all__ = ["EdgePopupResult", "MaskedLinear", "exhaustive_mask_search", "train_dense", "train_edge_popup"]
 
@@ -153,9 +154,8 @@ def exhaustive_mask_search(x: torch.Tensor, y: torch.Tensor, weights: Sequence[t
     start, best = time.perf_counter(), 0.0
     chunk = 1 << min(total, 14)
     for first in range(0, 1 << total, chunk):
-        codes = torch.arange(first, min(first + chunk, 1 << total)).unsqueeze(1)
-        bits = ((codes >> torch.arange(total)) & 1).to(x.dtype)  # (masks, total)
-        out = x.unsqueeze(0).expand(len(codes), *x.shape)
+        bits = subset_bits(total, x.dtype, first, min(first + chunk, 1 << total))  # (masks, total)
+        out = x.unsqueeze(0).expand(len(bits), *x.shape)
         offset = 0
         for i, (weight, size) in enumerate(zip(weights, sizes, strict=True)):
             masked = weight.to(x.dtype) * bits[:, offset : offset + size].view(-1, *weight.shape)

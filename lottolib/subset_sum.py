@@ -45,9 +45,10 @@ class SubsetChoice:
     minus_error: torch.Tensor
 
 
-def subset_bits(size: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """All 2^size subsets of ``size`` items as 0/1 rows: shape (2^size, size), row s is the binary expansion of s."""
-    codes = torch.arange(1 << size).unsqueeze(1)
+def subset_bits(size: int, dtype: torch.dtype = torch.float64, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """Subsets ``start`` … ``stop``−1 (default: all 2^size) of ``size`` items as 0/1 rows: shape
+    (stop − start, size), and the row for subset s is the binary expansion of s."""
+    codes = torch.arange(start, (1 << size) if stop is None else stop).unsqueeze(1)
     return ((codes >> torch.arange(size)) & 1).to(dtype)
 
 
