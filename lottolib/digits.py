@@ -22,6 +22,7 @@ from torch import nn
 
 from .conv import operator_bound, target_cnn_forward
 from .network import forward_target
+from .random_network import relu_stack
 
 __all__ = [
     "DigitsCNN",
@@ -93,12 +94,7 @@ def digits_target(hidden: Sequence[int] = (32,), *, seed: int = 0, epochs: int =
     x_train, y_train, x_test, y_test = load_digits_unit_ball(seed=seed)
     torch.manual_seed(seed)
     sizes = [65, *hidden, 10]
-    layers: list[nn.Module] = []
-    for i, (d, n) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(d, n).double())
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
+    model = relu_stack([nn.Linear(d, n).double() for d, n in itertools.pairwise(sizes)])
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(epochs):
         optimizer.zero_grad()

@@ -23,7 +23,7 @@ from torch import nn
 
 from .checks import check_positive_int
 from .digits import accuracy
-from .random_network import random_mlp, sample_weights
+from .random_network import random_mlp, relu_stack, sample_weights
 from .subset_sum import subset_bits
 
 __all__ = ["EdgePopupResult", "MaskedLinear", "exhaustive_mask_search", "train_dense", "train_edge_popup"]
@@ -105,12 +105,7 @@ def train_edge_popup(
     shapes = [(n, d) for d, n in itertools.pairwise(sizes)]
     weights = [w.double() for w in sample_weights(shapes, seed)]
     generator = torch.Generator().manual_seed(int(seed) + 1)
-    layers: list[nn.Module] = []
-    for i, weight in enumerate(weights):
-        layers.append(MaskedLinear(weight, keep, generator))
-        if i < len(weights) - 1:
-            layers.append(nn.ReLU())
-    network = nn.Sequential(*layers)
+    network = relu_stack([MaskedLinear(weight, keep, generator) for weight in weights])
     scale = temperature / torch.tensor([float(d) ** 0.5 for _, d in shapes]).prod()
     optimizer = torch.optim.Adam([m.scores for m in network if isinstance(m, MaskedLinear)], lr=lr)
     for _ in range(check_positive_int(epochs, "epochs")):
@@ -128,12 +123,7 @@ def train_dense(
     """The usual alternative for comparison: train all weights of a bias-free ReLU MLP of the same shape (Adam)."""
     sizes = [x_train.shape[1], *hidden, int(y_train.max()) + 1]
     torch.manual_seed(seed)
-    layers: list[nn.Module] = []
-    for i, (d, n) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(d, n, bias=False).double())
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    network = nn.Sequential(*layers)
+    network = relu_stack([nn.Linear(d, n, bias=False).double() for d, n in itertools.pairwise(sizes)])
     optimizer = torch.optim.Adam(network.parameters(), lr=lr)
     for _ in range(check_positive_int(epochs, "epochs")):
         optimizer.zero_grad()

@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from .network import NetworkConstruction
+from .random_network import relu_stack
 
 __all__ = ["pruned_sequential", "sparsity", "to_torch"]
 
@@ -18,14 +19,10 @@ def pruned_sequential(shapes: list[tuple[int, int]]) -> nn.Sequential:
 
     ``shapes`` lists each layer's weight shape (out, in), as ``[m.shape for m in masks]``.
     """
-    layers: list[nn.Module] = []
-    for i, (out_features, in_features) in enumerate(shapes):
-        linear = nn.Linear(in_features, out_features, bias=False)
+    linears = [nn.Linear(in_features, out_features, bias=False) for out_features, in_features in shapes]
+    for linear in linears:
         prune.identity(linear, "weight")
-        layers.append(linear)
-        if i < len(shapes) - 1:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    return relu_stack(linears)
 
 
 def to_torch(construction: NetworkConstruction) -> nn.Sequential:

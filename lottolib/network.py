@@ -25,7 +25,7 @@ from torch import nn
 from .checks import as_matrix, check_bounded, check_eps, check_positive_int
 from .layer import LayerConstruction, prune_block
 from .probability import layer_width_bound
-from .random_network import RandomBlock, random_mlp, sample_weights
+from .random_network import RandomBlock, random_mlp, relu_stack, sample_weights
 
 __all__ = [
     "MAX_RANDOM_PARAMETERS",
@@ -182,12 +182,7 @@ class NetworkConstruction:
 
     def compact(self) -> nn.Sequential:
         """The same function as :attr:`network`, keeping only the hidden units in use (fast to evaluate)."""
-        modules: list[nn.Module] = []
-        for i, layer in enumerate(self.layers):
-            modules.append(layer.compact())
-            if i < len(self.layers) - 1:
-                modules.append(nn.ReLU())
-        return nn.Sequential(*modules)
+        return relu_stack([layer.compact() for layer in self.layers])
 
 
 def _widths(width: int | Sequence[int] | None, shapes: list[tuple[int, int]], eps: float, delta: float) -> list[int]:

@@ -13,7 +13,7 @@ from torch import nn
 
 from .checks import check_positive_int
 
-__all__ = ["RandomBlock", "ReluBlock", "random_mlp", "sample_block", "sample_uniform", "sample_weights"]
+__all__ = ["RandomBlock", "ReluBlock", "random_mlp", "relu_stack", "sample_block", "sample_uniform", "sample_weights"]
 
 
 def sample_uniform(shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
@@ -87,13 +87,21 @@ def random_mlp(weights: Sequence[torch.Tensor]) -> nn.Sequential:
 
     ``weights[i]`` has shape (out_i, in_i), as ``nn.Linear.weight``. The tensors are copied.
     """
-    layers: list[nn.Module] = []
-    for i, weight in enumerate(weights):
+    linears = []
+    for weight in weights:
         linear = nn.Linear(weight.shape[1], weight.shape[0], bias=False)
         with torch.no_grad():
             linear.weight.copy_(weight)
         linear.weight.requires_grad_(False)
-        layers.append(linear)
-        if i < len(weights) - 1:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+        linears.append(linear)
+    return relu_stack(linears)
+
+
+def relu_stack(layers: Sequence[nn.Module]) -> nn.Sequential:
+    """``layers[0]``, ReLU, ``layers[1]``, …, ReLU, ``layers[-1]``: a ReLU between layers, none after the last."""
+    modules: list[nn.Module] = []
+    for i, layer in enumerate(layers):
+        modules.append(layer)
+        if i < len(layers) - 1:
+            modules.append(nn.ReLU())
+    return nn.Sequential(*modules)
