@@ -48,7 +48,7 @@ assignments: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/suite.py
-	$(BIN)/python scripts/execute_notebooks.py chapters/source/11_performance.md
+	$(BIN)/python scripts/execute_notebooks.py chapters/source/12_performance.md
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab chapters
