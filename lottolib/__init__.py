@@ -1,14 +1,17 @@
-"""lottolib: the strong lottery ticket constructions of Malach et al. (ICML 2020), executable.
+"""lottolib: the strong lottery ticket constructions of Malach et al. (ICML 2020), executable and certified.
 
-Data path: target → random network (seed) → prune → pruned network → verify → export.
+Data path: target → random network (seed) → prune → pruned network → verify → export. Every
+construction follows one protocol, :class:`Construction`: masks, random weights, a certificate
+rounded outward, ``succeeded``/``message``, ``module()`` and ``error(x)``.
 """
 
+from .bounds import certificate
+from .construction import Construction
 from .export import pruned_sequential, sparsity, to_torch
 from .layer import METHODS, LayerConstruction, prune_block, prune_layer
+from .memory import MemoryLimitError, memory_limit, set_memory_limit
 from .network import (
-    MAX_RANDOM_PARAMETERS,
     NetworkConstruction,
-    certificate,
     forward_target,
     network_width_bound,
     prune_random_network,
@@ -30,10 +33,11 @@ from .verify import EmpiricalError, empirical_error, sample_unit_ball
 from .width import pruning_lower_bound, random_parameters_per_weight, smallest_width, success_rate
 
 __all__ = [
-    "MAX_RANDOM_PARAMETERS",
     "METHODS",
+    "Construction",
     "EmpiricalError",
     "LayerConstruction",
+    "MemoryLimitError",
     "NetworkConstruction",
     "OneWeight",
     "PairChoice",
@@ -46,6 +50,7 @@ __all__ = [
     "empirical_success_probability",
     "forward_target",
     "layer_width_bound",
+    "memory_limit",
     "network_width_bound",
     "pair_success_probability",
     "prune_block",
@@ -62,6 +67,7 @@ __all__ = [
     "sample_unit_ball",
     "sample_weights",
     "sampled_pair_errors",
+    "set_memory_limit",
     "smallest_width",
     "sparsity",
     "success_rate",

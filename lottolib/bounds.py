@@ -23,7 +23,16 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["UNIT_ROUNDOFF", "add_up", "certificate", "mul_up", "spectral_norm_bound", "sum_up"]
+__all__ = [
+    "UNIT_ROUNDOFF",
+    "add_up",
+    "certificate",
+    "error_matrix_bound",
+    "frobenius_norm_bound",
+    "mul_up",
+    "spectral_norm_bound",
+    "sum_up",
+]
 
 UNIT_ROUNDOFF = 2.0**-53
 """u: the relative rounding error of one float64 operation rounded to nearest."""
@@ -63,13 +72,18 @@ def spectral_norm_bound(matrix: torch.Tensor) -> float:
     sigma = float(torch.linalg.matrix_norm(matrix, ord=2))
     slack = 4.0 * (m + n) ** 2 * UNIT_ROUNDOFF
     if slack >= 0.5:  # beyond any matrix we meet; fall back to the Frobenius bound alone
-        return _frobenius_bound(matrix)
+        return frobenius_norm_bound(matrix)
     svd_bound = math.nextafter(math.nextafter(sigma / (1.0 - slack), math.inf), math.inf)
-    return min(svd_bound, _frobenius_bound(matrix))
+    return min(svd_bound, frobenius_norm_bound(matrix))
 
 
-def _frobenius_bound(matrix: torch.Tensor) -> float:
-    """‖A‖_F rounded up: each square and each partial sum carries at most (mn + 1) roundings of size u."""
+def frobenius_norm_bound(matrix: torch.Tensor) -> float:
+    """A float ≥ the exact Frobenius norm ‖A‖_F = (Σ A_ij²)^½ of a float64 tensor of any shape.
+
+    The computed sum of squares of N entries is within γ_{N+1} ≤ 2 (N + 1) u of the exact one (any
+    summation order), and the square root adds one rounding.
+    """
+    matrix = matrix.double()
     total = float(matrix.square().sum())
     count = matrix.numel()
     inflated = total * (1.0 + 2.0 * (count + 1) * UNIT_ROUNDOFF)
@@ -108,3 +122,23 @@ def certificate(norms: Sequence[float], etas: Sequence[float]) -> float:
         gap = add_up(mul_up(float(eta), add_up(reach, gap)), mul_up(float(norm), gap))
         reach = mul_up(reach, float(norm))
     return gap
+
+
+def error_matrix_bound(errors: torch.Tensor, kept_counts: torch.Tensor, terms: int) -> float:
+    """A float ≥ the exact ‖E‖₂ of per-weight errors computed in float64 as e = fl(Σ_kept p_a − w).
+
+    Parameters
+    ----------
+    errors
+        The computed Ê (n, m), float64.
+    kept_counts
+        (n, m): how many products |p_a| ≤ 1 entered each entry's sum.
+    terms
+        The number of terms each sum ran over (kept or not): its rounding error is at most
+        γ_terms Σ|p_a| ≤ 2·terms·u·count, and the subtraction of w adds at most 2u|ê|.
+
+    Returns ‖Ê‖₂ (bounded above by :func:`spectral_norm_bound`) plus the Frobenius norm of the
+    per-entry rounding slack, rounded up: by the triangle inequality a bound on the exact ‖E‖₂.
+    """
+    slack = 2.0 * UNIT_ROUNDOFF * (max(terms, 1) * kept_counts.double() + errors.abs())
+    return add_up(spectral_norm_bound(errors), frobenius_norm_bound(slack))

@@ -1,25 +1,33 @@
-"""Convolutions (MATH.md §7): a convolution is one linear map applied to every image patch.
+"""Convolutions: a convolution is one linear map applied to every image patch.
 
 A target convolution with kernel K (c_out, c_in, h, w) computes, at every output location,
 K̂ p where p ∈ R^{c_in·h·w} is the patch there and K̂ (c_out, c_in·h·w) is K flattened
-(im2col). A pruned random block for K̂ (chapter 3) applied to every patch *is* a pruned random
+(im2col). A pruned random block for K̂ (chapter 4) applied to every patch *is* a pruned random
 convolution with c_in·h·w·k filters (each keeping one kernel entry), a ReLU, and a pruned
 random 1×1 convolution. At each location the error is at most η‖p‖₂; every pixel lies in at
-most h·w patches, so over the whole output ‖error‖₂ ≤ η √(h w) ‖x‖₂, and likewise
-‖conv(x)‖₂ ≤ ‖K̂‖₂ √(h w) ‖x‖₂. These two numbers enter the network certificate.
+most h·w patches, so over the whole image ‖error‖₂ ≤ η √(h w) ‖x‖₂, and likewise
+‖conv(x)‖₂ ≤ ‖K̂‖₂ √(h w) ‖x‖₂. The image-level numbers enter the network certificate, and
+success is judged on the image-level bound.
 
-Introduced in chapter 9 ({ref}`convolutions`).
+Introduced in chapter 10, *Convolutions*.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import nn
 
-from .layer import LayerConstruction, prune_layer
-from .network import certificate
+from . import bounds
+from .checks import as_matrix, as_tensor, check_bounded, check_eps, check_nonnegative_int, check_positive_int
+from .construction import Construction
+from .layer import LayerConstruction, prune_block
+from .memory import check_memory
+from .random_network import sample_block
+from .seeds import generator
 
 __all__ = [
     "CNNConstruction",
@@ -32,6 +40,13 @@ __all__ = [
 ]
 
 
+def _check_kernel(kernel: object) -> torch.Tensor:
+    tensor = as_tensor(kernel, "kernel")
+    if tensor.ndim != 4 or 0 in tensor.shape:
+        raise ValueError(f"a convolution kernel has shape (c_out, c_in, h, w), got {tuple(tensor.shape)}")
+    return check_bounded(tensor, "kernel")
+
+
 def kernel_matrix(kernel: torch.Tensor) -> torch.Tensor:
     """K̂ = the kernel (c_out, c_in, h, w) flattened to (c_out, c_in·h·w), in ``F.unfold``'s patch order."""
     if kernel.ndim != 4:
@@ -39,79 +54,14 @@ def kernel_matrix(kernel: torch.Tensor) -> torch.Tensor:
     return kernel.reshape(kernel.shape[0], -1).double()
 
 
+def _sqrt_up(value: int) -> float:
+    root = math.sqrt(value)
+    return root if root * root == value else math.nextafter(root, math.inf)
+
+
 def operator_bound(kernel: torch.Tensor) -> float:
-    """‖K̂‖₂ √(h w): an upper bound on the operator norm of x ↦ conv(x, K) (stride 1, any zero padding)."""
-    return float(torch.linalg.matrix_norm(kernel_matrix(kernel), ord=2)) * (kernel.shape[2] * kernel.shape[3]) ** 0.5
-
-
-@dataclass(frozen=True, eq=False)
-class ConvConstruction:
-    """The pruned random conv → ReLU → 1×1 conv pair for one target kernel, with ``padding`` as the target's."""
-
-    kernel: torch.Tensor
-    layer: LayerConstruction
-    padding: int
-
-    @property
-    def patch_eta(self) -> float:
-        """η: at every location, ‖pair − conv‖₂ ≤ η ‖patch‖₂."""
-        return self.layer.eta
-
-    @property
-    def eta(self) -> float:
-        """η √(h w): ‖pair(x) − conv(x)‖₂ ≤ this · ‖x‖₂ over the whole image."""
-        return self.layer.eta * (self.kernel.shape[2] * self.kernel.shape[3]) ** 0.5
-
-    @property
-    def operator_bound(self) -> float:
-        """‖K̂‖₂ √(h w) ≥ the target convolution's operator norm."""
-        return operator_bound(self.kernel)
-
-    def module(self) -> nn.Sequential:
-        """Conv2d(c_in → c_in·h·w·k, h×w) → ReLU → Conv2d(→ c_out, 1×1), bias-free, holding the pruned random weights."""
-        c_out, c_in, h, w = self.kernel.shape
-        block = self.layer.module()
-        hidden = block.first.shape[0]
-        first = nn.Conv2d(c_in, hidden, (h, w), padding=self.padding, bias=False)
-        second = nn.Conv2d(hidden, c_out, 1, bias=False)
-        with torch.no_grad():
-            first.weight.copy_(block.first.view(hidden, c_in, h, w))
-            second.weight.copy_(block.second.view(c_out, hidden, 1, 1))
-        for conv in (first, second):
-            conv.weight.requires_grad_(False)
-        return nn.Sequential(first, nn.ReLU(), second)
-
-
-def prune_conv(
-    kernel: torch.Tensor, eps: float, *, k: int, seed: int, padding: int = 0, method: str = "pair"
-) -> ConvConstruction:
-    """Prune a random conv pair (k units per kernel entry, sampled from ``seed``) to approximate ``kernel``.
-
-    ``kernel`` (c_out, c_in, h, w) with entries in [-1, 1]. ``eps`` is compared with the
-    patch-level η, as for a layer.
-    """
-    layer = prune_layer(kernel_matrix(torch.as_tensor(kernel)), eps, k=k, seed=seed, method=method)
-    return ConvConstruction(torch.as_tensor(kernel).double(), layer, int(padding))
-
-
-@dataclass(frozen=True, eq=False)
-class CNNConstruction:
-    """A target conv → ReLU → flatten → linear network and its pruned random twin (depth 4), with a certificate."""
-
-    conv: ConvConstruction
-    linear: LayerConstruction
-
-    @property
-    def certificate(self) -> float:
-        """Δ bounding ‖G̃(x) − F(x)‖₂ for every image with ‖x‖₂ ≤ 1 (the recursion of chapter 4)."""
-        norms = [self.conv.operator_bound, float(torch.linalg.matrix_norm(self.linear.target, ord=2))]
-        return certificate(norms, [self.conv.eta, self.linear.eta])
-
-    @property
-    def network(self) -> nn.Sequential:
-        """The pruned random network: pruned conv pair, ReLU, flatten, pruned linear pair (bias-free)."""
-        linear = self.linear.module()
-        return nn.Sequential(*self.conv.module(), nn.ReLU(), nn.Flatten(), linear)
+    """A float ≥ ‖K̂‖₂ √(h w) ≥ the operator norm of x ↦ conv(x, K) (stride 1, any zero padding), rounded up."""
+    return bounds.mul_up(bounds.spectral_norm_bound(kernel_matrix(kernel)), _sqrt_up(kernel.shape[2] * kernel.shape[3]))
 
 
 def target_cnn_forward(kernel: torch.Tensor, weight: torch.Tensor, x: torch.Tensor, padding: int = 0) -> torch.Tensor:
@@ -120,18 +70,224 @@ def target_cnn_forward(kernel: torch.Tensor, weight: torch.Tensor, x: torch.Tens
     return hidden.flatten(1) @ weight.to(x.dtype).T
 
 
+@dataclass(frozen=True, eq=False)
+class ConvConstruction(Construction):
+    """The pruned random conv → ReLU → 1×1 conv pair for one target kernel (padding as the target's).
+
+    ``layer`` is the pruned block for K̂; ``image_size`` (H, W), if given, fixes the input shape
+    (the certificate holds for images of every size).
+    """
+
+    kernel: torch.Tensor
+    layer: LayerConstruction
+    padding: int = 0
+    eps: float | None = None
+    image_size: tuple[int, int] | None = None
+
+    @property
+    def patch_eta(self) -> float:
+        """η: at every location, ‖pair − conv‖₂ ≤ η ‖patch‖₂."""
+        return self.layer.eta
+
+    @cached_property
+    def certificate(self) -> float:
+        """η √(h w), rounded up: ‖pair(x) − conv(x)‖₂ ≤ this · ‖x‖₂ for every image."""
+        return bounds.mul_up(self.layer.eta, _sqrt_up(self.kernel.shape[2] * self.kernel.shape[3]))
+
+    @property
+    def operator_bound(self) -> float:
+        """A float ≥ ‖K̂‖₂ √(h w) ≥ the target convolution's operator norm."""
+        return operator_bound(self.kernel)
+
+    @property
+    def masks(self) -> list[torch.Tensor]:
+        return [self.layer.first_mask.view(self._first_shape), self.layer.second_mask.view(self._second_shape)]
+
+    @property
+    def random_weights(self) -> list[torch.Tensor]:
+        block = self.layer.block
+        return [block.first.view(self._first_shape), block.second.view(self._second_shape)]
+
+    @property
+    def _first_shape(self) -> tuple[int, int, int, int]:
+        _, c_in, h, w = self.kernel.shape
+        return (self.layer.block.hidden_width, c_in, h, w)
+
+    @property
+    def _second_shape(self) -> tuple[int, int, int, int]:
+        return (self.kernel.shape[0], self.layer.block.hidden_width, 1, 1)
+
+    @property
+    def description(self) -> str:
+        shape = "x".join(str(s) for s in self.kernel.shape)
+        return f"convolution {shape} with k={self.layer.block.k} units per kernel entry ({self.layer.method})"
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        return None if self.image_size is None else (self.kernel.shape[1], *self.image_size)
+
+    def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Module:
+        """Conv2d(c_in → hidden, h×w, the target's padding) → ReLU → Conv2d(hidden → c_out, 1×1), bias-free."""
+        c_out, c_in, h, w = self.kernel.shape
+        first, second = self.layer.pruned_weights(compact=compact, dtype=dtype)
+        hidden = first.shape[0]
+        convolutions = (nn.Conv2d(c_in, hidden, (h, w), padding=self.padding, bias=False, dtype=dtype),
+                        nn.Conv2d(hidden, c_out, 1, bias=False, dtype=dtype))
+        for conv, weight in zip(convolutions, (first.view(hidden, c_in, h, w), second.view(c_out, hidden, 1, 1)),
+                                strict=True):
+            with torch.no_grad():
+                conv.weight.copy_(weight)
+            conv.weight.requires_grad_(False)
+        return nn.Sequential(convolutions[0], nn.ReLU(), convolutions[1])
+
+    def target_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(torch.as_tensor(x, dtype=torch.float64), self.kernel, padding=self.padding)
+
+
+def _prune_conv_block(kernel: torch.Tensor, k: int, stream: object, padding: int, method: str,
+                      eps: float | None, image_size: tuple[int, int] | None) -> ConvConstruction:
+    matrix = kernel_matrix(kernel)
+    block = sample_block(matrix.shape[1], matrix.shape[0], k, stream)
+    return ConvConstruction(kernel, prune_block(block, matrix, method=method), padding, eps, image_size)
+
+
+def prune_conv(
+    kernel: object, *, k: int, seed: object, padding: int = 0, method: str = "pair", eps: float | None = None,
+    image_size: tuple[int, int] | None = None,
+) -> ConvConstruction:
+    """Prune a random conv pair (k units per kernel entry, sampled from ``seed``) to approximate ``kernel``.
+
+    Parameters
+    ----------
+    kernel
+        (c_out, c_in, h, w) with entries in [-1, 1].
+    k
+        Hidden units per kernel entry: the first random convolution has c_in·h·w·k filters.
+    seed
+        A non-negative integer or a ``torch.Generator``.
+    padding
+        Zero padding of the target convolution (stride 1), a non-negative integer.
+    method
+        ``"pair"`` or ``"subset_sum"``.
+    eps
+        If given, judged against the image-level certificate η √(h w).
+    image_size
+        (H, W) of the inputs, for :func:`~lottolib.empirical_error`; the certificate holds for any size.
+    """
+    kernel_tensor = _check_kernel(kernel)
+    padding = check_nonnegative_int(padding, "padding")
+    k = check_positive_int(k, "k")
+    size = None if image_size is None else _check_image(image_size)
+    return _prune_conv_block(kernel_tensor, k, seed, padding, method, None if eps is None else check_eps(eps), size)
+
+
+def _check_image(image_size: object) -> tuple[int, int]:
+    if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
+        raise TypeError(f"image_size must be a pair (H, W), got {image_size!r}")
+    height, width = image_size
+    return check_positive_int(height, "image height"), check_positive_int(width, "image width")
+
+
+def _infer_image(kernel: torch.Tensor, columns: int, padding: int, image_size: object) -> tuple[int, int]:
+    c_out, _, h, w = kernel.shape
+    if image_size is not None:
+        height, width = _check_image(image_size)
+        out = (height + 2 * padding - h + 1) * (width + 2 * padding - w + 1) * c_out
+        if min(height + 2 * padding - h, width + 2 * padding - w) < 0 or out != columns:
+            raise ValueError(f"an image of size {height}x{width} gives {max(out, 0)} conv outputs, but the linear "
+                             f"weight takes {columns} inputs")
+        return height, width
+    if columns % c_out:
+        raise ValueError(f"the linear weight takes {columns} inputs, not a multiple of the {c_out} conv channels: "
+                         "it fits no image")
+    side = math.isqrt(columns // c_out)
+    if side * side != columns // c_out:
+        raise ValueError(f"the linear weight takes {columns} = {c_out} x {columns // c_out} inputs, not a square "
+                         "image per channel: pass image_size=(H, W)")
+    height, width = side - 2 * padding + h - 1, side - 2 * padding + w - 1
+    if min(height, width) < 1:
+        raise ValueError(f"no image gives {side}x{side} conv outputs with a {h}x{w} kernel and padding {padding}")
+    return height, width
+
+
+@dataclass(frozen=True, eq=False)
+class CNNConstruction(Construction):
+    """A target conv → ReLU → flatten → linear network and its pruned random twin (depth 4), with a certificate."""
+
+    conv: ConvConstruction
+    linear: LayerConstruction
+    image_size: tuple[int, int]
+    eps: float | None = None
+
+    @cached_property
+    def certificate(self) -> float:
+        """Δ ≥ ‖G̃(x) − F(x)‖₂ for every image with ‖x‖₂ ≤ 1 (the recursion of chapter 5, rounded up)."""
+        norms = [self.conv.operator_bound, bounds.spectral_norm_bound(self.linear.target)]
+        return bounds.certificate(norms, [self.conv.certificate, self.linear.eta])
+
+    @property
+    def masks(self) -> list[torch.Tensor]:
+        return [*self.conv.masks, *self.linear.masks]
+
+    @property
+    def random_weights(self) -> list[torch.Tensor]:
+        return [*self.conv.random_weights, *self.linear.random_weights]
+
+    @property
+    def description(self) -> str:
+        return f"pruned random CNN (k = {[self.conv.layer.block.k, self.linear.block.k]}, {self.linear.method})"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.conv.kernel.shape[1], *self.image_size)
+
+    def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Module:
+        """The pruned conv pair, ReLU, flatten, the pruned linear pair (bias-free)."""
+        return nn.Sequential(*self.conv.module(compact=compact, dtype=dtype), nn.ReLU(), nn.Flatten(),
+                             *self.linear.module(compact=compact, dtype=dtype))
+
+    def target_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return target_cnn_forward(self.conv.kernel, self.linear.target, torch.as_tensor(x, dtype=torch.float64),
+                                  self.conv.padding)
+
+
 def prune_cnn(
-    kernel: torch.Tensor, weight: torch.Tensor, eps: float, *, k: int | tuple[int, int], seed: int,
-    padding: int = 0, method: str = "pair",
+    kernel: object, weight: object, *, k: int | tuple[int, int], seed: object, padding: int = 0,
+    method: str = "pair", eps: float | None = None, image_size: tuple[int, int] | None = None,
 ) -> CNNConstruction:
     """Prune a random depth-4 network to approximate x ↦ W flatten(σ(conv(x, K))).
 
-    ``kernel`` (c_out, c_in, h, w) and ``weight`` (n, c_out·H'·W') with entries in [-1, 1];
-    ``k`` units per input for the conv and the linear layer (one value or a pair); the two
-    blocks are sampled from ``seed`` and ``seed + 1``.
-    """
-    k_conv, k_linear = (k, k) if isinstance(k, int) else k
-    conv = prune_conv(kernel, eps, k=k_conv, seed=seed, padding=padding, method=method)
-    linear = prune_layer(weight, eps, k=k_linear, seed=seed + 1, method=method)
-    return CNNConstruction(conv, linear)
+    Parameters
+    ----------
+    kernel
+        (c_out, c_in, h, w), entries in [-1, 1].
+    weight
+        (n, c_out·H'·W'), entries in [-1, 1], where H'×W' is the conv output for the input images.
+    k
+        Units per input for the conv and the linear block (one value or a pair).
+    seed
+        A non-negative integer or a ``torch.Generator``: both blocks come from its one stream, conv first.
+    padding, method, eps
+        As in :func:`prune_conv`; ``eps`` is judged against the whole network's certificate.
+    image_size
+        (H, W); inferred from ``weight`` when the conv output is square.
 
+    Raises
+    ------
+    ValueError
+        For shapes that fit no image, entries outside [-1, 1], or a bad padding, k or seed.
+    """
+    kernel_tensor = _check_kernel(kernel)
+    matrix = check_bounded(as_matrix(weight, "weight"), "weight")
+    padding = check_nonnegative_int(padding, "padding")
+    size = _infer_image(kernel_tensor, matrix.shape[1], padding, image_size)
+    k_conv, k_linear = (k, k) if not isinstance(k, (tuple, list)) else k
+    k_conv, k_linear = check_positive_int(k_conv, "k"), check_positive_int(k_linear, "k")
+    c_out, c_in, h, w = kernel_tensor.shape
+    entries = c_in * h * w
+    check_memory(entries * k_conv * (entries + c_out) + matrix.shape[1] * k_linear * (matrix.shape[1] + matrix.shape[0]),
+                 f"a random CNN with k = {[k_conv, k_linear]}")
+    stream = generator(seed)
+    conv = _prune_conv_block(kernel_tensor, k_conv, stream, padding, method, None, size)
+    linear = prune_block(sample_block(matrix.shape[1], matrix.shape[0], k_linear, stream), matrix, method=method)
+    return CNNConstruction(conv, linear, size, None if eps is None else check_eps(eps))

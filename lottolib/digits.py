@@ -7,7 +7,7 @@ forward (σ(c) = c for c > 0). Each layer is then divided by its spectral norm: 
 is positively homogeneous, so the outputs shrink by one positive factor and the argmax, hence
 the accuracy, is unchanged.
 
-Introduced in chapter 4.
+Introduced in chapter 5, *Deep networks*; the CNN in chapter 10, *Convolutions*.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
 
 from .conv import operator_bound, target_cnn_forward
 from .network import forward_target
 from .random_network import relu_stack
+from .seeds import generator
 
 __all__ = [
     "DigitsCNN",
@@ -38,12 +38,17 @@ CONSTANT = 1 / 65**0.5
 
 
 def load_digits_unit_ball(test_fraction: float = 0.3, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """(x_train, y_train, x_test, y_test): float64 inputs of shape (m, 65) in the unit ball, int64 labels."""
+    """(x_train, y_train, x_test, y_test): float64 inputs of shape (m, 65) in the unit ball, int64 labels.
+
+    The data are scikit-learn's bundled 8×8 digits (no download); the split is a seeded permutation.
+    """
+    from sklearn.datasets import load_digits  # here, so that importing lottolib does not load scikit-learn
+
     data = load_digits()
     x = torch.tensor(data.data, dtype=torch.float64) / 16
     x = torch.cat([x, torch.ones(len(x), 1, dtype=torch.float64)], dim=1) * CONSTANT
     y = torch.tensor(data.target, dtype=torch.int64)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    order = torch.randperm(len(x), generator=generator(seed))
     cut = int(len(x) * (1 - test_fraction))
     train, test = order[:cut], order[cut:]
     return x[train], y[train], x[test], y[test]
@@ -92,9 +97,10 @@ def digits_target(hidden: Sequence[int] = (32,), *, seed: int = 0, epochs: int =
     """Train a ReLU MLP 65 → hidden… → 10 on the digits (full-batch Adam, float64, fixed seed), then fold
     its biases and rescale it to the theorem's assumptions. Deterministic for a given seed."""
     x_train, y_train, x_test, y_test = load_digits_unit_ball(seed=seed)
-    torch.manual_seed(seed)
     sizes = [65, *hidden, 10]
-    model = relu_stack([nn.Linear(d, n).double() for d, n in itertools.pairwise(sizes)])
+    with torch.random.fork_rng():  # nn.Linear draws its initial weights from the global generator
+        torch.manual_seed(seed)
+        model = relu_stack([nn.Linear(d, n).double() for d, n in itertools.pairwise(sizes)])
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(epochs):
         optimizer.zero_grad()
@@ -121,7 +127,7 @@ class DigitsCNN:
     def accuracy(self, network: nn.Module | None = None) -> float:
         """Test accuracy of ``network`` (run in its parameters' dtype), or of the target itself when None."""
         if network is not None:
-            return accuracy(network, self.x_test.to(next(network.parameters()).dtype), self.y_test)
+            return accuracy(network, self.x_test.to(next(iter(network.parameters())).dtype), self.y_test)
         with torch.no_grad():
             return prediction_accuracy(target_cnn_forward(self.kernel, self.weight, self.x_test), self.y_test)
 
@@ -131,9 +137,9 @@ def digits_cnn_target(channels: int = 4, *, seed: int = 0, epochs: int = 300) ->
     scaled by 1/(16·8) (so ‖x‖₂ ≤ 1), full-batch Adam in float64; then rescale each layer. Deterministic."""
     x_train, y_train, x_test, y_test = load_digits_unit_ball(seed=seed)
     images = [x[:, :64].reshape(-1, 1, 8, 8) / (8 * CONSTANT) for x in (x_train, x_test)]  # pixels / 16 / 8
-    torch.manual_seed(seed)
-    kernel = nn.Parameter(torch.randn(channels, 1, 3, 3, dtype=torch.float64) / 3)
-    weight = nn.Parameter(torch.randn(10, channels * 36, dtype=torch.float64) / channels / 6)
+    stream = generator(seed)
+    kernel = nn.Parameter(torch.randn(channels, 1, 3, 3, generator=stream, dtype=torch.float64) / 3)
+    weight = nn.Parameter(torch.randn(10, channels * 36, generator=stream, dtype=torch.float64) / channels / 6)
     optimizer = torch.optim.Adam([kernel, weight], lr=0.01)
     for _ in range(epochs):
         optimizer.zero_grad()

@@ -1,4 +1,4 @@
-"""Finding a subnetwork by search instead of construction: edge-popup (Ramanujan et al., 2020), MATH.md §5.
+"""Finding a subnetwork by search instead of construction: edge-popup (Ramanujan et al., 2020).
 
 Every weight of a random network gets a score s; the forward pass uses the weight only if |s|
 is among the top ``keep`` fraction of its layer, so the network computes with
@@ -8,12 +8,13 @@ masked weight's mask entry, ∂L/∂M · W, is passed to s as if M(s) were the i
 
 Also here: exhaustive mask search, which shows why search must be heuristic (2^{#weights} masks).
 
-Introduced in chapter 7 ({ref}`hardness`).
+Introduced in chapter 8, *Hardness, and heuristics that work*.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ import torch
 from torch import nn
 
 from .checks import check_positive_int
+from .construction import Construction, masked
 from .digits import accuracy
-from .random_network import random_mlp, relu_stack, sample_weights
+from .random_network import linear, relu_stack, sample_weights
+from .seeds import derived
 from .subset_sum import subset_bits
 
 __all__ = ["EdgePopupResult", "MaskedLinear", "exhaustive_mask_search", "train_dense", "train_edge_popup"]
@@ -64,20 +67,58 @@ class MaskedLinear(nn.Module):
 
 
 @dataclass(frozen=True, eq=False)
-class EdgePopupResult:
-    """The trained masked network; its frozen weights are ``random_weights`` exactly, and ``masks`` pick the subnetwork."""
+class EdgePopupResult(Construction):
+    """The subnetwork edge-popup found: ``kept`` (the masks) over the ``sampled`` random weights (float32, untouched).
 
-    network: nn.Sequential
-    random_weights: list[torch.Tensor]
-    masks: list[torch.Tensor]
+    A search fits labelled data, not a target network: there is no certificate (``math.inf``),
+    :meth:`error` takes labels and returns 1 for each misclassified input, and ``scores`` are the
+    trained scores the masks came from.
+    """
+
+    sampled: list[torch.Tensor]
+    kept: list[torch.Tensor]
+    scores: list[torch.Tensor]
+    keep: float
     train_accuracy: float
     test_accuracy: float
+    eps: float | None = None
 
-    def pruned(self) -> nn.Sequential:
-        """The subnetwork as a plain bias-free ReLU MLP (float64): random weights where the mask is 1, +0 elsewhere."""
-        zero = torch.zeros((), dtype=self.random_weights[0].dtype)
-        kept = [torch.where(m.bool(), w, zero) for w, m in zip(self.random_weights, self.masks, strict=True)]
-        return random_mlp(kept).double()
+    @property
+    def random_weights(self) -> list[torch.Tensor]:
+        return self.sampled
+
+    @property
+    def masks(self) -> list[torch.Tensor]:
+        return self.kept
+
+    @property
+    def certificate(self) -> float:
+        return math.inf
+
+    @property
+    def description(self) -> str:
+        sizes = [self.random_weights[0].shape[1], *(w.shape[0] for w in self.random_weights)]
+        return (f"edge-popup subnetwork of a random {'-'.join(map(str, sizes))} network keeping {self.keep:.0%} "
+                f"of each layer (test accuracy {self.test_accuracy:.4f})")
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.random_weights[0].shape[1],)
+
+    def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Module:
+        """The subnetwork as a plain bias-free ReLU MLP: random weights where the mask is 1, +0.0 elsewhere
+        (``compact`` changes nothing: a search keeps no unit structure)."""
+        return relu_stack([linear(masked(w, m, dtype)) for w, m in zip(self.random_weights, self.masks, strict=True)])
+
+    def target_forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise TypeError("edge-popup fits labelled data and has no target network: use error(x, y) or accuracy")
+
+    def error(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """1.0 for each input of x (m, d) the subnetwork misclassifies against the labels y (m,), else 0.0."""
+        if y is None:
+            raise TypeError("edge-popup has no target network: pass the labels, error(x, y)")
+        with torch.no_grad():
+            return (self.module()(torch.as_tensor(x, dtype=torch.float64)).argmax(dim=1) != y).double()
 
 
 def train_edge_popup(
@@ -91,29 +132,32 @@ def train_edge_popup(
     epochs: int = 150,
     lr: float = 0.01,
     temperature: float = 100.0,
-    seed: int = 0,
+    seed: object = 0,
 ) -> EdgePopupResult:
     """Edge-popup on a bias-free random ReLU MLP (weights U[-1, 1] from ``seed``), full-batch Adam on the scores.
 
-    Shapes: x (m, d) float64, y (m,) int64 class labels. Only scores are trained; the random
-    weights are returned untouched (``random_weights``, float64 copies of the sampled float32).
+    Shapes: x (m, d) float64, y (m,) int64 class labels. Only scores are trained (from their own
+    stream, derived from ``seed``); the random weights are returned untouched (``random_weights``, the
+    sampled float32).
     The loss reads the logits times ``temperature``/Π√(fan-in): a positive factor, so predictions
     are unchanged, but without it the logits of a random U[-1, 1] network on unit-ball inputs are
     too flat to learn from (measured: test accuracy 0.65 at factor 1/Π√(fan-in), 0.97 at 100×).
     """
     sizes = [x_train.shape[1], *(check_positive_int(h, "hidden width") for h in hidden), int(y_train.max()) + 1]
     shapes = [(n, d) for d, n in itertools.pairwise(sizes)]
-    weights = [w.double() for w in sample_weights(shapes, seed)]
-    generator = torch.Generator().manual_seed(int(seed) + 1)
-    network = relu_stack([MaskedLinear(weight, keep, generator) for weight in weights])
+    sampled = sample_weights(shapes, seed, what="the edge-popup network")
+    generator = derived(seed, "edge-popup scores")
+    network = relu_stack([MaskedLinear(weight.double(), keep, generator) for weight in sampled])
     scale = temperature / torch.tensor([float(d) ** 0.5 for _, d in shapes]).prod()
     optimizer = torch.optim.Adam([m.scores for m in network if isinstance(m, MaskedLinear)], lr=lr)
     for _ in range(check_positive_int(epochs, "epochs")):
         optimizer.zero_grad()
         nn.functional.cross_entropy(network(x_train) * scale, y_train).backward()
         optimizer.step()
-    masks = [m.mask().detach() for m in network if isinstance(m, MaskedLinear)]
-    return EdgePopupResult(network, weights, masks, accuracy(network, x_train, y_train), accuracy(network, x_test, y_test))
+    layers = [m for m in network if isinstance(m, MaskedLinear)]
+    masks = [m.mask().detach().bool() for m in layers]
+    return EdgePopupResult(sampled, masks, [m.scores.detach() for m in layers], keep,
+                           accuracy(network, x_train, y_train), accuracy(network, x_test, y_test))
 
 
 def train_dense(
@@ -122,8 +166,9 @@ def train_dense(
 ) -> nn.Sequential:
     """The usual alternative for comparison: train all weights of a bias-free ReLU MLP of the same shape (Adam)."""
     sizes = [x_train.shape[1], *hidden, int(y_train.max()) + 1]
-    torch.manual_seed(seed)
-    network = relu_stack([nn.Linear(d, n, bias=False).double() for d, n in itertools.pairwise(sizes)])
+    with torch.random.fork_rng():  # nn.Linear draws its initial weights from the global generator
+        torch.manual_seed(seed)
+        network = relu_stack([nn.Linear(d, n, bias=False).double() for d, n in itertools.pairwise(sizes)])
     optimizer = torch.optim.Adam(network.parameters(), lr=lr)
     for _ in range(check_positive_int(epochs, "epochs")):
         optimizer.zero_grad()

@@ -1,48 +1,94 @@
-"""Export a pruned network as plain torch: ``nn.Linear`` layers pruned with ``torch.nn.utils.prune``.
+"""Export any construction as plain torch: its layers pruned with ``torch.nn.utils.prune``.
 
-Introduced in chapter 4.
+Introduced in chapter 5, *Deep networks*.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from .network import NetworkConstruction
+from .construction import Construction
 from .random_network import relu_stack
 
 __all__ = ["pruned_sequential", "sparsity", "to_torch"]
 
+_WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
-def pruned_sequential(shapes: list[tuple[int, int]]) -> nn.Sequential:
-    """An empty bias-free Linear/ReLU stack with a pruning mask on every weight, ready for ``load_state_dict``.
 
-    ``shapes`` lists each layer's weight shape (out, in), as ``[m.shape for m in masks]``.
+class _KeepMasked(prune.CustomFromMask):
+    """``torch.nn.utils.prune.CustomFromMask`` whose pruned weights are +0.0, as the constructions' modules have.
+
+    The stock method multiplies ``weight_orig * weight_mask``, which gives −0.0 where a negative
+    random weight is pruned; here the kept weights are copied and the others are +0.0.
     """
-    linears = [nn.Linear(in_features, out_features, bias=False) for out_features, in_features in shapes]
-    for linear in linears:
-        prune.identity(linear, "weight")
-    return relu_stack(linears)
+
+    def apply_mask(self, module: nn.Module) -> torch.Tensor:
+        original = getattr(module, self._tensor_name + "_orig")
+        mask = getattr(module, self._tensor_name + "_mask")
+        return torch.where(mask.bool(), original, torch.zeros((), dtype=original.dtype))
 
 
-def to_torch(construction: NetworkConstruction) -> nn.Sequential:
-    """The random network of depth 2l with each Linear pruned by ``prune.custom_from_mask``.
+def _weighted_layers(module: nn.Module) -> list[nn.Module]:
+    return [m for m in module.modules() if isinstance(m, _WEIGHTED)]
 
-    ``weight_orig`` holds the random weights and ``weight_mask`` the mask, so the module's
-    ``weight`` equals the construction's pruned weights and ``state_dict`` round-trips through
-    :func:`pruned_sequential`.
+
+def to_torch(construction: Construction) -> nn.Module:
+    """The random network of any construction, each weight-bearing layer pruned by its mask.
+
+    Returns ``construction.module()`` in float32 with ``torch.nn.utils.prune`` applied to every
+    Linear and Conv weight: ``weight_orig`` holds the random weights (bit for bit), ``weight_mask``
+    the mask, and ``weight`` the pruned weights (+0.0 where pruned, as in ``module()``). Its
+    ``state_dict`` round-trips through :func:`pruned_sequential` for multilayer perceptrons.
     """
-    network = construction.random_network
-    linears = [m for m in network if isinstance(m, nn.Linear)]
-    for linear, mask in zip(linears, construction.masks, strict=True):
-        prune.custom_from_mask(linear, "weight", mask)
+    if not isinstance(construction, Construction):
+        raise TypeError(f"to_torch needs a lottolib construction, got {type(construction).__name__}")
+    network = construction.module(dtype=torch.float32)
+    layers = _weighted_layers(network)
+    if len(layers) != len(construction.masks):
+        raise AssertionError(f"{len(layers)} weighted layers but {len(construction.masks)} masks")  # a library bug
+    for layer, mask, weights in zip(layers, construction.masks, construction.random_weights, strict=True):
+        with torch.no_grad():
+            layer.weight.copy_(weights.view_as(layer.weight))
+        _KeepMasked.apply(layer, "weight", mask=mask.view_as(layer.weight))
     return network
 
 
-def sparsity(network: nn.Module) -> float:
-    """Fraction of weights that are zero across all ``nn.Linear`` layers."""
-    weights = [m.weight for m in network.modules() if isinstance(m, nn.Linear)]
-    zeros = sum(int((w == 0).sum()) for w in weights)
-    return zeros / sum(w.numel() for w in weights)
+def pruned_sequential(shapes: Sequence[tuple[int, int]]) -> nn.Sequential:
+    """An empty bias-free Linear/ReLU stack with a pruning mask on every weight, ready for ``load_state_dict``.
+
+    ``shapes`` lists each layer's weight shape (out, in), e.g. ``[m.shape for m in construction.masks]``.
+    """
+    linears = [nn.Linear(in_features, out_features, bias=False) for out_features, in_features in shapes]
+    for layer in linears:
+        _KeepMasked.apply(layer, "weight", mask=torch.ones_like(layer.weight))
+    return relu_stack(linears)
 
 
+def sparsity(network: Construction | nn.Module) -> float:
+    """Fraction of pruned weights: from a construction's masks, or from a module's pruning masks
+    (``weight_mask`` buffers, current even right after ``load_state_dict``), or else from the zeros of its
+    Linear and Conv weights.
+
+    Raises
+    ------
+    ValueError
+        For a module with no Linear or Conv layer.
+    """
+    if isinstance(network, Construction):
+        return 1 - network.kept_parameters / network.random_parameters
+    if not isinstance(network, nn.Module):
+        raise TypeError(f"sparsity needs a construction or an nn.Module, got {type(network).__name__}")
+    layers = _weighted_layers(network)
+    if not layers:
+        raise ValueError("the module has no Linear or Conv layer, so it has no weights to count")
+    kept = total = 0
+    for layer in layers:
+        mask = getattr(layer, "weight_mask", None)
+        values = mask.bool() if mask is not None else layer.weight != 0
+        kept += int(values.sum())
+        total += values.numel()
+    return 1 - kept / total

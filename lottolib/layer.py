@@ -1,4 +1,4 @@
-"""One layer x ↦ W x from a pruned random two-layer block (MATH.md §2).
+"""One layer x ↦ W x from a pruned random two-layer block.
 
 The block has d groups of k hidden units; unit (j, a) keeps only its connection u_{j,a} to
 input j, and output i keeps, for every input j, the pair of units of group j chosen by
@@ -7,11 +7,11 @@ The first layer is shared by all outputs. The pruned block computes exactly
 
     W x + E⁺ σ(x) − E⁻ σ(−x),
 
-so ‖block(x) − W x‖₂ ≤ η ‖x‖₂ with η = ‖[E⁺ | E⁻]‖₂ (spectral norm). With
+so ‖block(x) − W x‖₂ ≤ η ‖x‖₂ with η = ‖[E⁺ | E⁻]‖₂ (spectral norm, rounded outward). With
 ``method="subset_sum"`` each side keeps the best *subset* of its units instead of one unit
 (:mod:`lottolib.subset_sum`); the exact error, η and the masks' meaning are the same.
 
-Introduced in chapter 2 ({ref}`one-neuron`) and chapter 3 ({ref}`one-layer`); SubsetSum in chapter 8.
+Introduced in chapter 3, *One neuron*, and chapter 4, *One layer*; SubsetSum in chapter 9.
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import torch
+from torch import nn
 
+from .bounds import error_matrix_bound
 from .checks import as_matrix, check_bounded, check_eps, check_positive_int
+from .construction import Construction, masked
 from .one_weight import choose_pairs
-from .random_network import RandomBlock, ReluBlock, sample_block
+from .random_network import RandomBlock, linear, relu_stack, sample_block
 from .subset_sum import MAX_SIDE_CANDIDATES, SubsetChoice, choose_subsets
 
 __all__ = ["CHUNK_ELEMENTS", "METHODS", "LayerConstruction", "prune_block", "prune_layer"]
@@ -36,12 +39,14 @@ METHODS = ("pair", "subset_sum")
 
 
 @dataclass(frozen=True, eq=False)
-class LayerConstruction:
-    """The pruned block for one target layer, with its errors and certificate.
+class LayerConstruction(Construction):
+    """The pruned block for one target layer x ↦ W x, with its per-weight errors and η.
 
-    Shapes (n outputs, d inputs, k units per input): ``target`` (n, d); ``first_mask``
-    (d·k, d) and ``second_mask`` (n, d·k), boolean; ``plus_error``/``minus_error`` (n, d),
-    the signed per-weight errors E⁺, E⁻. ``method`` is one of :data:`METHODS`.
+    Shapes (n outputs, d inputs, k units per input): ``target`` (n, d) float64; ``block`` the
+    random block (first (d·k, d), second (n, d·k), float32); ``first_mask`` (d·k, d) and
+    ``second_mask`` (n, d·k), boolean; ``plus_error``/``minus_error`` (n, d), the signed
+    per-weight errors E⁺, E⁻ (float64). ``method`` is one of :data:`METHODS`. The certificate is
+    η (see :attr:`eta`).
     """
 
     target: torch.Tensor
@@ -50,13 +55,22 @@ class LayerConstruction:
     second_mask: torch.Tensor
     plus_error: torch.Tensor
     minus_error: torch.Tensor
-    eps: float
     method: str = "pair"
+    eps: float | None = None
 
     @cached_property
     def eta(self) -> float:
-        """η = ‖[E⁺ | E⁻]‖₂: ‖block(x) − W x‖₂ ≤ η ‖x‖₂ for every x."""
-        return float(torch.linalg.matrix_norm(torch.cat([self.plus_error, self.minus_error], dim=1), ord=2))
+        """η ≥ ‖[E⁺ | E⁻]‖₂ (exact errors, rounded outward): ‖block(x) − W x‖₂ ≤ η ‖x‖₂ for every x."""
+        n, d, k = self.block.n, self.block.d, self.block.k
+        kept = self.second_mask.view(n, d, k)
+        u = _group_first_weights(self.block)
+        counts = torch.cat([(kept & (u > 0)).sum(dim=2), (kept & (u < 0)).sum(dim=2)], dim=1)
+        return error_matrix_bound(torch.cat([self.plus_error, self.minus_error], dim=1), counts, terms=k)
+
+    @property
+    def certificate(self) -> float:
+        """η: on the unit ball the block's error is at most η."""
+        return self.eta
 
     @property
     def max_weight_error(self) -> float:
@@ -64,47 +78,50 @@ class LayerConstruction:
         return float(torch.maximum(self.plus_error.abs(), self.minus_error.abs()).max())
 
     @property
-    def succeeded(self) -> bool:
-        return self.eta <= self.eps
+    def masks(self) -> list[torch.Tensor]:
+        return [self.first_mask, self.second_mask]
 
     @property
-    def message(self) -> str:
+    def random_weights(self) -> list[torch.Tensor]:
+        return [self.block.first, self.block.second]
+
+    @property
+    def description(self) -> str:
         n, d = self.target.shape
-        head = f"layer {n}x{d} with k={self.block.k} units per input ({self.method})"
-        if self.succeeded:
-            return f"{head} succeeded: eta {self.eta:.3g} <= eps={self.eps:.3g}"
-        return f"{head} FAILED: eta {self.eta:.3g} > eps={self.eps:.3g}; increase k or eps"
+        return f"layer {n}x{d} with k={self.block.k} units per input ({self.method})"
 
     @property
-    def kept_parameters(self) -> int:
-        return int(self.first_mask.sum() + self.second_mask.sum())
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.block.d,)
 
     @property
-    def random_parameters(self) -> int:
-        return self.block.first.numel() + self.block.second.numel()
+    def used_units(self) -> torch.Tensor:
+        """Indices of the hidden units the masks use (each keeps one incoming and at least one outgoing weight)."""
+        return self.first_mask.any(dim=1).nonzero(as_tuple=True)[0]
 
-    def module(self) -> RandomBlock:
-        """The pruned block as a module: the random weights where the masks keep them, +0 elsewhere."""
-        zero = torch.zeros((), dtype=self.block.first.dtype)
-        first = torch.where(self.first_mask, self.block.first.detach(), zero)
-        second = torch.where(self.second_mask, self.block.second.detach(), zero)
-        return RandomBlock(first, second, self.block.k)
+    def pruned_weights(
+        self, *, compact: bool = False, dtype: torch.dtype = torch.float64
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(first, second): the random weights where the masks keep them, +0.0 elsewhere; compact keeps
+        only :attr:`used_units` (dropped units have no kept outgoing weight, so they contribute exactly 0)."""
+        first = masked(self.block.first, self.first_mask, dtype)
+        second = masked(self.block.second, self.second_mask, dtype)
+        if compact:
+            units = self.used_units
+            first, second = first[units], second[:, units]
+        return first, second
 
-    def compact(self) -> RandomBlock:
-        """The same function as :meth:`module`, keeping only the hidden units the masks use.
+    def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Module:
+        return relu_stack([linear(weight) for weight in self.pruned_weights(compact=compact, dtype=dtype)])
 
-        Dropped units have no kept outgoing weight, so they contribute exactly 0; the compact
-        block is the subnetwork itself, cheap to evaluate however wide the random block is.
-        """
-        units = self.first_mask.any(dim=1).nonzero(as_tuple=True)[0]
-        pruned = self.module()
-        return ReluBlock(pruned.first[units].detach().clone(), pruned.second[:, units].detach().clone())
+    def target_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(x, dtype=torch.float64) @ self.target.T
 
 
 def _group_first_weights(block: RandomBlock) -> torch.Tensor:
     """u (d, k): u[j, a] = first[j*k + a, j], the one incoming weight unit (j, a) keeps."""
     d, k = block.d, block.k
-    return block.first.detach().view(d, k, d).diagonal(dim1=0, dim2=2).T.double()
+    return block.first.view(d, k, d).diagonal(dim1=0, dim2=2).T.double()
 
 
 def _pair_choice(products: torch.Tensor, u: torch.Tensor, w: torch.Tensor) -> SubsetChoice:
@@ -122,16 +139,34 @@ def _values_per_weight(method: str, k: int) -> int:
     return k + 8 * 2 ** ((min(k, MAX_SIDE_CANDIDATES) + 1) // 2)
 
 
-def prune_block(block: RandomBlock, target: torch.Tensor, eps: float, method: str = "pair") -> LayerConstruction:
+def prune_block(
+    block: RandomBlock, target: object, *, method: str = "pair", eps: float | None = None
+) -> LayerConstruction:
     """Prune a sampled random block so that it approximates x ↦ target·x.
 
-    ``target`` is (n, d) with entries in [-1, 1], matching ``block`` (d inputs, n outputs);
-    ``method`` is ``"pair"`` (one unit per side, chapter 1) or ``"subset_sum"`` (a subset per
-    side, chapter 8). Vectorised over all weights, chunked over output rows (at most
-    ``CHUNK_ELEMENTS`` values at once). Returns the construction whether or not η ≤ eps;
-    ``succeeded`` and ``message`` report which.
+    Parameters
+    ----------
+    block
+        The random block (d inputs, n outputs, k units per input).
+    target
+        An (n, d) matrix with entries in [-1, 1] (tensor, array or nested list).
+    method
+        ``"pair"`` (one unit per side, chapter 2) or ``"subset_sum"`` (a subset per side, chapter 9).
+    eps
+        If given, ``succeeded`` says whether η ≤ eps.
+
+    Returns
+    -------
+    LayerConstruction
+        Returned whether or not η meets ``eps``. Vectorised over all weights, chunked over output
+        rows (at most :data:`CHUNK_ELEMENTS` candidate values at once).
+
+    Raises
+    ------
+    ValueError
+        For a method not in :data:`METHODS`, a target outside [-1, 1], or shapes that do not fit.
     """
-    eps = check_eps(eps)
+    eps = None if eps is None else check_eps(eps)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     target = check_bounded(as_matrix(target, "target"), "target")
@@ -140,7 +175,7 @@ def prune_block(block: RandomBlock, target: torch.Tensor, eps: float, method: st
         raise ValueError(f"target is {n}x{d} but the random block maps {block.d} inputs to {block.n} outputs")
     k = block.k
     u = _group_first_weights(block)
-    second = block.second.detach().view(n, d, k)
+    second = block.second.view(n, d, k)
     choose = _pair_choice if method == "pair" else choose_subsets
     rows = max(1, CHUNK_ELEMENTS // (d * _values_per_weight(method, k)))
     parts = [choose(second[start : start + rows].double() * u, u, target[start : start + rows])
@@ -149,7 +184,6 @@ def prune_block(block: RandomBlock, target: torch.Tensor, eps: float, method: st
     used_units = second_mask.any(dim=0).nonzero(as_tuple=True)[0]
     first_mask = torch.zeros(d * k, d, dtype=torch.bool)
     first_mask[used_units, used_units // k] = True
-
     return LayerConstruction(
         target=target,
         block=block,
@@ -157,18 +191,33 @@ def prune_block(block: RandomBlock, target: torch.Tensor, eps: float, method: st
         second_mask=second_mask,
         plus_error=torch.cat([p.plus_error for p in parts]),
         minus_error=torch.cat([p.minus_error for p in parts]),
-        eps=eps,
         method=method,
+        eps=eps,
     )
 
 
-def prune_layer(target: object, eps: float, *, k: int, seed: int, method: str = "pair") -> LayerConstruction:
+def prune_layer(
+    target: object, *, k: int, seed: object, method: str = "pair", eps: float | None = None
+) -> LayerConstruction:
     """Sample a random block with k units per input from ``seed`` and prune it to approximate ``target``.
 
-    ``target`` is an (n, d) matrix (tensor, array or nested list) with entries in [-1, 1];
-    ``method`` as in :func:`prune_block`.
+    Parameters
+    ----------
+    target
+        An (n, d) matrix with entries in [-1, 1] (tensor, array or nested list).
+    k
+        Hidden units per input coordinate: the block has d·k hidden units.
+    seed
+        A non-negative integer or a ``torch.Generator``.
+    method, eps
+        As in :func:`prune_block`.
+
+    Raises
+    ------
+    lottolib.memory.MemoryLimitError
+        Before sampling, if the construction would exceed the memory limit.
     """
-    matrix = as_matrix(target, "target")
+    matrix = check_bounded(as_matrix(target, "target"), "target")
     k = check_positive_int(k, "k")
     n, d = matrix.shape
-    return prune_block(sample_block(d, n, k, seed), matrix, eps, method)
+    return prune_block(sample_block(d, n, k, seed), matrix, method=method, eps=eps)

@@ -86,7 +86,7 @@ class OneWeightView(View):
         self.title = self.figure.suptitle("", fontsize=10)
 
     def update(self, k: int, w: float, eps: float, seed: int = 0) -> OneWeightView:
-        result = prune_one_weight(w, k, seed, eps)
+        result = prune_one_weight(w, k=k, seed=seed, eps=eps)
         exact = float(pair_success_probability(w, eps, k))
         trials = max(20, min(400, 1_000_000 // k))
         simulated = empirical_success_probability(w, eps, k, trials, seed + 1)
@@ -99,9 +99,10 @@ class OneWeightView(View):
         kept = result.kept
         self.kept.set_offsets(torch.stack([result.u[kept], products[kept]], dim=1).numpy().reshape(-1, 2))
         self.target.set_ydata(w * self.x)
-        self.pruned.set_ydata(result(self.x))
+        with torch.no_grad():
+            self.pruned.set_ydata(result.module(compact=True)(self.x.unsqueeze(1)).squeeze(1))
         verdict = "succeeded" if result.succeeded else "FAILED"
-        self.title.set_text(f"k = {k}, w = {w:.2f}: error {result.error:.2g}·|x|, {verdict} at ε = {eps:.2g}.  "
+        self.title.set_text(f"k = {k}, w = {w:.2f}: error {result.certificate:.2g}·|x|, {verdict} at ε = {eps:.2g}.  "
                             f"P(success) = {exact:.3f} exact, {simulated:.3f} over {trials} seeds")
         return self
 
@@ -137,8 +138,9 @@ class NeuronView(View):
         return values.masked_fill(self.outside, float("nan")).view(121, 121).numpy()
 
     def update(self, k: int, eps: float, seed: int = 0) -> NeuronView:
-        construction = prune_layer(self.weight, eps, k=k, seed=seed)
-        pruned = torch.relu(construction.compact()(self.points)).squeeze(1)
+        construction = prune_layer(self.weight, k=k, seed=seed, eps=eps)
+        with torch.no_grad():
+            pruned = torch.relu(construction.module(compact=True)(self.points)).squeeze(1)
         error = (pruned - self.target).abs().masked_fill(self.outside, 0)
         self.error.set_data(self._disk(error))
         self.error.set_clim(0, max(float(error.max()), 1e-12))
@@ -171,8 +173,8 @@ class LayerView(View):
         self.title = self.figure.suptitle("", fontsize=10)
 
     def update(self, k: int, eps: float, seed: int = 0) -> LayerView:
-        construction = prune_layer(self.target_matrix, eps, k=k, seed=seed)
-        error = (construction.compact()(self.inputs) - self.inputs @ self.target_matrix.T).norm(dim=1)
+        construction = prune_layer(self.target_matrix, k=k, seed=seed, eps=eps)
+        error = construction.error(self.inputs)
         per_weight = torch.cat([construction.plus_error, construction.minus_error]).abs().flatten()
         for stairs, axis, values in ((self.measured, self.left, error), (self.weights, self.right, per_weight)):
             counts, _ = np.histogram(np.log10(np.maximum(values.numpy(), 1e-7)), bins=self.edges)
@@ -208,7 +210,7 @@ def masks_figure(construction: LayerConstruction) -> Figure:
 
 def pruned_block_diagram(construction: LayerConstruction) -> Figure:
     """Draw a small block as a graph: all random edges faint, the kept ones bold (red: u < 0 side)."""
-    first, second = construction.block.first.detach(), construction.block.second.detach()
+    first, second = construction.block.first, construction.block.second
     hidden, d = first.shape
     n = second.shape[0]
     fig, axis = plt.subplots(figsize=(7, 3.6), constrained_layout=True)
@@ -254,8 +256,8 @@ class DeepView(View):
         self.title = self.figure.suptitle("", fontsize=10)
 
     def update(self, k: int, eps: float, seed: int = 0) -> DeepView:
-        construction = prune_random_network(self.target.weights, eps, seed=seed, width=k)
-        pruned = construction.compact()
+        construction = prune_random_network(self.target.weights, eps, seed=seed, k=k)
+        pruned = construction.module(compact=True)
         with torch.no_grad():
             outputs = pruned(self.target.x_test)
         measured = float((outputs - self.target_outputs).norm(dim=1).max())
@@ -292,7 +294,7 @@ class NeuronPruningView(View):
         row = compare_pruning(d, max(width, d), seed=seed, samples=2000)
         for bar, value in zip(self.bars, (row.neuron, row.pair, row.subset_sum), strict=True):
             bar.set_height(max(value, 1e-6))
-        self.title.set_text(f"σ(⟨w*, x⟩) on the sphere in d = {d}, random width {row.width}: "
+        self.title.set_text(f"σ(⟨w*, x⟩) on the sphere in d = {d}, hidden width {row.hidden_width}: "
                             f"neuron ≥ {row.neuron:.2g}, pair {row.pair:.2g}, SubsetSum {row.subset_sum:.2g}")
         return self
 
@@ -319,7 +321,7 @@ class SubsetSumView(View):
     def update(self, k: int, eps: float, seed: int = 0) -> SubsetSumView:
         etas, top = {}, 1
         for method, stairs in self.stairs.items():
-            construction = prune_layer(self.target_matrix, eps, k=k, seed=seed, method=method)
+            construction = prune_layer(self.target_matrix, k=k, seed=seed, method=method, eps=eps)
             errors = torch.cat([construction.plus_error, construction.minus_error]).abs().flatten()
             counts, _ = np.histogram(np.log10(np.maximum(errors.numpy(), 1e-9)), bins=self.edges)
             stairs.set_data(counts)

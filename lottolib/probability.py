@@ -9,7 +9,7 @@ the product restricted to units of one sign of u (with total mass ½). Hence, fo
 and the same for u < 0. p(w, ε) decreases in |w|; its minimum over |w| ≤ 1 is
 p(1, ε) = ¼ [ε + (1 − ε) ln(1 − ε)] ≥ ε²/8.
 
-Introduced in chapter 1 ({ref}`one-weight`); widths in chapters 3–5.
+Introduced in chapter 2, *One weight*; widths in chapters 4–6.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import math
 
 import torch
 
-from .checks import check_bounded, check_eps, check_positive_int
+from .checks import as_tensor, check_bounded, check_eps, check_fraction, check_positive_int
 from .one_weight import choose_pairs
 from .random_network import sample_uniform
+from .seeds import generator
 
 __all__ = [
     "empirical_success_probability",
@@ -40,16 +41,30 @@ def _antiderivative(z: torch.Tensor) -> torch.Tensor:
 def unit_success_probability(w: float | torch.Tensor, eps: float) -> torch.Tensor:
     """p(w, ε) = P(u > 0 and |u v − w| ≤ ε) for one random unit (equal for u < 0). Vectorised in w."""
     eps = check_eps(eps)
-    w = torch.as_tensor(w, dtype=torch.float64)
-    check_bounded(w, "w")
+    w = check_bounded(as_tensor(w, "w"), "w")
     upper = (w + eps).clamp(max=1.0)
     lower = (w - eps).clamp(min=-1.0)
     return 0.25 * (_antiderivative(upper) - _antiderivative(lower))
 
 
 def worst_case_unit_probability(eps: float) -> float:
-    """min over |w| ≤ 1 of p(w, ε), attained at |w| = 1: ¼ [ε + (1 − ε) ln(1 − ε)] for ε ≤ 2."""
-    return float(unit_success_probability(1.0, eps))
+    """min over |w| ≤ 1 of p(w, ε), attained at |w| = 1: ¼ [ε + (1 − ε) ln(1 − ε)].
+
+    For ε < ½ the bracket is summed as its series Σ_{m ≥ 2} ε^m / (m(m − 1)), which has no
+    cancellation (the closed form loses every digit below ε ≈ 1e-8), so the result stays positive
+    and accurate for every ε > 0.
+    """
+    eps = check_eps(eps)
+    if eps >= 0.5:
+        return float(unit_success_probability(1.0, eps))
+    total, power, m = 0.0, eps, 1
+    while True:
+        m += 1
+        power *= eps
+        term = power / (m * (m - 1))
+        total += term
+        if term <= total * 1e-17:
+            return 0.25 * total
 
 
 def pair_success_probability(w: float | torch.Tensor, eps: float, k: int) -> torch.Tensor:
@@ -60,32 +75,32 @@ def pair_success_probability(w: float | torch.Tensor, eps: float, k: int) -> tor
     1 − 2(1 − p)^k + (1 − 2p)^k; if |w| ≤ ε, keeping no unit already succeeds (probability 1).
     """
     k = check_positive_int(k, "k")
-    w = torch.as_tensor(w, dtype=torch.float64)
+    w = check_bounded(as_tensor(w, "w"), "w")
     p = unit_success_probability(w, eps)
     both = 1 - 2 * (1 - p) ** k + (1 - 2 * p) ** k
     return torch.where(w.abs() <= eps, torch.ones_like(both), both)
 
 
-def sampled_pair_errors(w: float, k: int, trials: int, seed: int) -> torch.Tensor:
+def sampled_pair_errors(w: float, k: int, trials: int, seed: object) -> torch.Tensor:
     """max(|e⁺|, |e⁻|) for weight w in each of ``trials`` independent blocks of k units: shape (trials,).
 
     Vectorised over trials; at most about 2²² candidate units are held at once.
     """
     k, trials = check_positive_int(k, "k"), check_positive_int(trials, "trials")
-    target = check_bounded(torch.as_tensor(float(w), dtype=torch.float64), "w")
-    generator = torch.Generator().manual_seed(int(seed))
+    target = check_bounded(as_tensor(float(w), "w"), "w")
+    stream = generator(seed)
     per_chunk = max(1, (1 << 22) // k)
     errors = []
     for start in range(0, trials, per_chunk):
         rows = min(per_chunk, trials - start)
-        u = sample_uniform((rows, k), generator).double()
-        v = sample_uniform((rows, k), generator).double()
+        u = sample_uniform((rows, k), stream).double()
+        v = sample_uniform((rows, k), stream).double()
         choice = choose_pairs(u * v, u, target.expand(rows))
         errors.append(torch.maximum(choice.plus_error.abs(), choice.minus_error.abs()))
     return torch.cat(errors)
 
 
-def empirical_success_probability(w: float, eps: float, k: int, trials: int, seed: int) -> float:
+def empirical_success_probability(w: float, eps: float, k: int, trials: int, seed: object) -> float:
     """Fraction of ``trials`` independent random blocks of k units whose pair meets ε for weight w."""
     eps = check_eps(eps)
     return float((sampled_pair_errors(w, k, trials, seed) <= eps).double().mean())
@@ -94,13 +109,12 @@ def empirical_success_probability(w: float, eps: float, k: int, trials: int, see
 def layer_width_bound(n: int, d: int, eps: float, delta: float) -> int:
     """Units per input k that make a random block certify η ≤ ε for *every* n×d target in [-1, 1], w.p. ≥ 1 − δ.
 
-    Proof (chapter 3): with per-weight tolerance ε' = ε / √(2nd), η ≤ ‖[E⁺|E⁻]‖_F ≤ ε' √(2nd) = ε.
+    Proof (chapter 4): with per-weight tolerance ε' = ε / √(2nd), η ≤ ‖[E⁺|E⁻]‖_F ≤ ε' √(2nd) = ε.
     One side of one weight fails with probability ≤ (1 − p_min)^k, p_min = p(1, ε'); a union
     bound over the 2nd sides gives failure ≤ 2nd (1 − p_min)^k ≤ δ for the returned k.
     """
     n, d = check_positive_int(n, "n"), check_positive_int(d, "d")
     eps = check_eps(eps)
-    if not 0 < delta < 1:
-        raise ValueError(f"delta must be in (0, 1), got {delta}; pass e.g. delta=0.05")
+    delta = check_fraction(delta, "delta")
     p_min = worst_case_unit_probability(eps / math.sqrt(2 * n * d))
     return math.ceil(math.log(2 * n * d / delta) / -math.log1p(-p_min))

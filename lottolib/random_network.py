@@ -1,100 +1,120 @@
 """Sampling the random network: every weight i.i.d. U[-1, 1], drawn from a seed.
 
-The random network is drawn *before* the target is seen: only shapes enter here.
-Introduced in chapter 1 ({ref}`one-weight`); the deep version in chapter 4.
+The random network is drawn *before* the target is seen: only shapes enter here. Every
+construction samples through :func:`sample_weights`, which refuses (before allocating) a
+network whose construction would exceed the memory limit (:mod:`lottolib.memory`).
+
+Introduced in chapter 2, *One weight*; the deep version in chapter 5, *Deep networks*.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .checks import check_positive_int
+from .memory import check_memory
+from .seeds import generator
 
-__all__ = ["RandomBlock", "ReluBlock", "random_mlp", "relu_stack", "sample_block", "sample_uniform", "sample_weights"]
+__all__ = ["RandomBlock", "linear", "random_mlp", "relu_stack", "sample_block", "sample_uniform", "sample_weights"]
 
 
 def sample_uniform(shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
-    """Return a float32 tensor of ``shape`` with i.i.d. U[-1, 1] entries from ``generator``."""
+    """A float32 tensor of ``shape`` with i.i.d. U[-1, 1] entries drawn from ``generator``."""
     return torch.rand(tuple(shape), generator=generator, dtype=torch.float32).mul_(2).sub_(1)
 
 
-class ReluBlock(nn.Module):
-    """A bias-free two-layer ReLU block x ↦ second · σ(first · x).
+def sample_weights(
+    shapes: Sequence[tuple[int, int]], seed: object, *, what: str = "the random network"
+) -> list[torch.Tensor]:
+    """One U[-1, 1] float32 matrix per shape, in order, from one generator for ``seed``.
 
-    Shapes: ``first`` (h, d), ``second`` (n, h). The forward pass runs in the input's dtype
-    (float32 weights are exact in float64, so float64 inputs evaluate the block without rounding
-    of the weights).
+    Parameters
+    ----------
+    shapes
+        The matrices' shapes (rows, columns), in sampling order.
+    seed
+        A non-negative integer or a ``torch.Generator`` (:mod:`lottolib.seeds`). The same integer
+        seed and shapes always give bit-identical matrices.
+    what
+        Names the network in the memory-limit message.
+
+    Raises
+    ------
+    lottolib.memory.MemoryLimitError
+        Before sampling, if a construction on this many weights would exceed the memory limit.
+    """
+    checked = [(check_positive_int(rows, "rows"), check_positive_int(cols, "columns")) for rows, cols in shapes]
+    check_memory(sum(rows * cols for rows, cols in checked), what)
+    stream = generator(seed)
+    return [sample_uniform(shape, stream) for shape in checked]
+
+
+@dataclass(frozen=True, eq=False)
+class RandomBlock:
+    """A dense random block x ↦ second · σ(first · x) with d groups of k hidden units.
+
+    ``first`` (d·k, d) and ``second`` (n, d·k), float32, i.i.d. U[-1, 1]. Hidden unit (j, a), the
+    a-th of the k units reserved for input coordinate j, is row ``j*k + a`` of ``first``.
     """
 
-    def __init__(self, first: torch.Tensor, second: torch.Tensor) -> None:
-        super().__init__()
+    first: torch.Tensor
+    second: torch.Tensor
+    k: int
+
+    def __post_init__(self) -> None:
+        first, second = self.first, self.second
         if first.ndim != 2 or second.ndim != 2 or second.shape[1] != first.shape[0]:
             raise ValueError(f"block shapes do not fit: first {tuple(first.shape)}, second {tuple(second.shape)}")
-        self.first = nn.Parameter(first, requires_grad=False)
-        self.second = nn.Parameter(second, requires_grad=False)
+        if first.shape[0] != first.shape[1] * self.k:
+            raise ValueError(f"first layer has {first.shape[0]} units, not d·k = {first.shape[1]}·{self.k}")
 
     @property
     def d(self) -> int:
+        """Inputs of the block."""
         return self.first.shape[1]
 
     @property
     def n(self) -> int:
+        """Outputs of the block."""
         return self.second.shape[0]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (..., d) → (..., n)."""
-        return torch.relu(x @ self.first.to(x.dtype).T) @ self.second.to(x.dtype).T
+    @property
+    def hidden_width(self) -> int:
+        """Hidden units d·k."""
+        return self.first.shape[0]
 
 
-class RandomBlock(ReluBlock):
-    """A dense random block with d groups of k hidden units: ``first`` (d·k, d), ``second`` (n, d·k).
+def sample_block(d: int, n: int, k: int, seed: object) -> RandomBlock:
+    """The dense random block for a d-input, n-output layer with k hidden units per input.
 
-    Hidden unit (j, a), the a-th of the k units reserved for input coordinate j, is row
-    ``j*k + a`` of ``first``.
-    """
-
-    def __init__(self, first: torch.Tensor, second: torch.Tensor, k: int) -> None:
-        super().__init__(first, second)
-        if first.shape[0] != first.shape[1] * k:
-            raise ValueError(f"first layer has {first.shape[0]} units, not d·k = {first.shape[1]}·{k}")
-        self.k = k
-
-
-def sample_weights(shapes: Sequence[tuple[int, int]], seed: int) -> list[torch.Tensor]:
-    """Sample one U[-1, 1] matrix per shape, in order, from one generator seeded by ``seed``.
-
-    The same seed and shapes always give bit-identical matrices.
-    """
-    generator = torch.Generator().manual_seed(int(seed))
-    return [sample_uniform(shape, generator) for shape in shapes]
-
-
-def sample_block(d: int, n: int, k: int, seed: int) -> RandomBlock:
-    """Sample the dense random block for a d-input, n-output layer with k hidden units per input.
-
-    Returns a :class:`RandomBlock` with ``first`` (d·k, d) and ``second`` (n, d·k), all i.i.d. U[-1, 1].
+    Returns a :class:`RandomBlock` with ``first`` (d·k, d) and ``second`` (n, d·k), all i.i.d.
+    U[-1, 1], sampled in that order from ``seed``.
     """
     d, n, k = (check_positive_int(v, name) for v, name in ((d, "d"), (n, "n"), (k, "k")))
-    first, second = sample_weights([(d * k, d), (n, d * k)], seed)
+    first, second = sample_weights([(d * k, d), (n, d * k)], seed,
+                                   what=f"a random block for a {n}x{d} target with k = {k} units per input")
     return RandomBlock(first, second, k)
+
+
+def linear(weight: torch.Tensor) -> nn.Linear:
+    """A bias-free ``nn.Linear`` holding a copy of ``weight`` (out, in), in its dtype, frozen."""
+    layer = nn.utils.skip_init(nn.Linear, weight.shape[1], weight.shape[0], bias=False, dtype=weight.dtype)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+    layer.weight.requires_grad_(False)
+    return layer
 
 
 def random_mlp(weights: Sequence[torch.Tensor]) -> nn.Sequential:
     """A bias-free ReLU network from weight matrices: Linear, ReLU, …, Linear (no ReLU at the end).
 
-    ``weights[i]`` has shape (out_i, in_i), as ``nn.Linear.weight``. The tensors are copied.
+    ``weights[i]`` has shape (out_i, in_i), as ``nn.Linear.weight``; the tensors are copied.
     """
-    linears = []
-    for weight in weights:
-        linear = nn.Linear(weight.shape[1], weight.shape[0], bias=False)
-        with torch.no_grad():
-            linear.weight.copy_(weight)
-        linear.weight.requires_grad_(False)
-        linears.append(linear)
-    return relu_stack(linears)
+    return relu_stack([linear(weight) for weight in weights])
 
 
 def relu_stack(layers: Sequence[nn.Module]) -> nn.Sequential:

@@ -1,6 +1,6 @@
 """Synthetic targets within the theorem's assumptions.
 
-Introduced in chapter 5.
+Introduced in chapter 6, *How wide is wide enough*.
 """
 
 from __future__ import annotations
@@ -11,19 +11,20 @@ from collections.abc import Sequence
 import torch
 
 from .checks import check_positive_int
+from .seeds import generator
 
 __all__ = ["random_target"]
 
 
-def random_target(widths: Sequence[int], seed: int) -> list[torch.Tensor]:
-    """Weights W_1 … W_l (float64) for layer widths (d, n_1, …, n_l): U[-1, 1] entries, each matrix
+def random_target(layer_sizes: Sequence[int], seed: object) -> list[torch.Tensor]:
+    """Weights W_1 … W_l (float64) for layer sizes (d, n_1, …, n_l): U[-1, 1] entries, each matrix
     divided by its spectral norm, so ‖W_i‖₂ = 1 and every entry lies in [-1, 1]."""
-    widths = [check_positive_int(w, "width") for w in widths]
-    if len(widths) < 2:
-        raise ValueError("random_target needs at least (d, n_1): two widths")
-    generator = torch.Generator().manual_seed(int(seed))
+    sizes = [check_positive_int(size, "layer size") for size in layer_sizes]
+    if len(sizes) < 2:
+        raise ValueError("random_target needs at least two layer sizes (d, n_1)")
+    stream = generator(seed)
     weights = []
-    for d, n in itertools.pairwise(widths):
-        weight = torch.rand(n, d, generator=generator, dtype=torch.float64) * 2 - 1
+    for d, n in itertools.pairwise(sizes):
+        weight = torch.rand(n, d, generator=stream, dtype=torch.float64) * 2 - 1
         weights.append(weight / torch.linalg.matrix_norm(weight, ord=2))
     return weights

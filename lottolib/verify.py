@@ -1,31 +1,35 @@
 """Measuring the error of a pruned network on inputs in the unit ball.
 
-Introduced in chapter 2 ({ref}`one-neuron`); the deep version in chapter 4.
+Introduced in chapter 3, *One neuron*; the deep version in chapter 5, *Deep networks*.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
 from .checks import check_positive_int
-from .network import NetworkConstruction, forward_target, target_weights
+from .construction import Construction
+from .seeds import generator
 
 __all__ = ["EmpiricalError", "empirical_error", "sample_unit_ball"]
 
 
-def sample_unit_ball(count: int, d: int, seed: int, *, on_sphere_fraction: float = 0.5) -> torch.Tensor:
-    """Return (count, d) float64 points with ‖x‖₂ ≤ 1.
+def sample_unit_ball(count: int, d: int, seed: object, *, on_sphere_fraction: float = 0.5) -> torch.Tensor:
+    """(count, d) float64 points with ‖x‖₂ ≤ 1.
 
-    A fraction ``on_sphere_fraction`` lies on the unit sphere (where the error bounds are
-    tightest, since they scale with ‖x‖); the rest are uniform in the ball.
+    A fraction ``on_sphere_fraction`` (the first rows) lies on the unit sphere, where the error
+    bounds are tightest since they scale with ‖x‖; the rest are uniform in the ball.
     """
     count, d = check_positive_int(count, "count"), check_positive_int(d, "d")
-    generator = torch.Generator().manual_seed(int(seed))
-    x = torch.randn(count, d, generator=generator, dtype=torch.float64)
+    if not 0 <= on_sphere_fraction <= 1:
+        raise ValueError(f"on_sphere_fraction must lie in [0, 1], got {on_sphere_fraction}")
+    stream = generator(seed)
+    x = torch.randn(count, d, generator=stream, dtype=torch.float64)
     x = x / x.norm(dim=1, keepdim=True).clamp(min=1e-12)
-    radius = torch.rand(count, 1, generator=generator, dtype=torch.float64) ** (1.0 / d)
+    radius = torch.rand(count, 1, generator=stream, dtype=torch.float64) ** (1.0 / d)
     on_sphere = torch.arange(count).unsqueeze(1) < round(on_sphere_fraction * count)
     return torch.where(on_sphere, x, x * radius)
 
@@ -44,47 +48,63 @@ class EmpiricalError:
 
 
 def _project_to_ball(x: torch.Tensor) -> torch.Tensor:
-    return x / x.norm(dim=-1, keepdim=True).clamp(min=1.0)
+    return x / x.flatten(1).norm(dim=1).clamp(min=1.0).view(-1, *([1] * (x.ndim - 1)))
 
 
 def empirical_error(
-    construction: NetworkConstruction,
-    target: object | None = None,
+    construction: Construction,
     *,
     samples: int = 4096,
     starts: int = 32,
     steps: int = 100,
-    seed: int = 0,
+    seed: object = 0,
+    input_shape: tuple[int, ...] | None = None,
 ) -> EmpiricalError:
-    """max ‖G̃(x) − F(x)‖₂ over ‖x‖₂ ≤ 1, measured two ways, in float64.
+    """max ‖G̃(x) − F(x)‖₂ over ‖x‖₂ ≤ 1, measured two ways, in float64, against the construction's own target.
 
-    ``target`` defaults to the construction's own target (any form :func:`prune_random_network`
-    accepts). Sampling uses ``samples`` points of the unit ball (half on the sphere); the
-    adversarial search runs ``steps`` steps of normalised gradient ascent on ‖G̃(x) − F(x)‖²,
-    projected onto the ball, from the ``starts`` worst samples. Neither can exceed the
-    certificate (a test checks it).
+    Parameters
+    ----------
+    construction
+        Any construction with a target (the certificate bounds the error against that target only).
+    samples
+        Random points of the unit ball (half on the sphere).
+    starts, steps
+        The adversarial search runs ``steps`` steps of normalised gradient ascent on ‖G̃(x) − F(x)‖²,
+        projected onto the ball, from the ``starts`` worst samples.
+    seed
+        For the random points.
+    input_shape
+        The shape of one input, for constructions that accept any size (a convolution); by default
+        ``construction.input_shape``.
+
+    Returns
+    -------
+    EmpiricalError
+        Neither measurement can exceed the certificate (the tests check it).
     """
-    weights = construction.target if target is None else target_weights(target)
-    pruned = construction.compact()
-    d = weights[0].shape[1]
+    shape = input_shape or construction.input_shape
+    if shape is None:
+        raise ValueError(f"{type(construction).__name__} accepts inputs of any size: pass input_shape=(c, H, W)")
+    pruned = construction.module(compact=True)
 
     def gap(x: torch.Tensor) -> torch.Tensor:
-        return (pruned(x) - forward_target(weights, x)).norm(dim=-1)
+        return (pruned(x) - construction.target_forward(x)).flatten(1).norm(dim=1)
 
-    x = sample_unit_ball(samples, d, seed)
+    x = sample_unit_ball(samples, math.prod(shape), seed).view(samples, *shape)
     with torch.no_grad():
         errors = gap(x)
     sampled = float(errors.max())
     x = x[errors.argsort(descending=True)[: min(starts, samples)]].clone()
     step = 0.1
     best = sampled
-    for _ in range(steps):
+    for _ in range(check_positive_int(steps, "steps")):
         x.requires_grad_(True)
         values = gap(x)
         best = max(best, float(values.detach().max()))
         (grad,) = torch.autograd.grad(values.square().sum(), x)
         with torch.no_grad():
-            x = _project_to_ball(x + step * grad / grad.norm(dim=-1, keepdim=True).clamp(min=1e-30))
+            norms = grad.flatten(1).norm(dim=1).clamp(min=1e-30).view(-1, *([1] * (grad.ndim - 1)))
+            x = _project_to_ball(x + step * grad / norms)
         step *= 0.97
     with torch.no_grad():
         best = max(best, float(gap(x).max()))

@@ -1,6 +1,6 @@
-"""The smallest width that works in practice, searched over seeds.
+"""The smallest width that works in practice, searched over seeds, and the counting lower bound.
 
-Introduced in chapter 5.
+Introduced in chapter 6, *How wide is wide enough*; the counting bound in chapter 9.
 """
 
 from __future__ import annotations
@@ -10,18 +10,27 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from .checks import check_eps, check_positive_int
+from .bisection import smallest_k
+from .checks import check_eps, check_fraction, check_nonnegative_int, check_positive_int
 from .network import prune_random_network, target_weights
 
 __all__ = ["pruning_lower_bound", "random_parameters_per_weight", "smallest_width", "success_rate"]
 
 
 def success_rate(
-    target: nn.Module | Sequence[object], eps: float, width: int, seeds: Sequence[int], method: str = "pair"
+    target: nn.Module | Sequence[object], eps: float, *, k: int, seeds: Sequence[int], method: str = "pair"
 ) -> float:
-    """Fraction of ``seeds`` whose pruned random network (k = ``width`` per input, ``method``) certifies ``eps``."""
-    return sum(prune_random_network(target, eps, seed=s, width=width, method=method).succeeded
-               for s in seeds) / len(seeds)
+    """Fraction of ``seeds`` whose pruned random network (k units per input, ``method``) certifies ``eps``.
+
+    Raises
+    ------
+    ValueError
+        For an empty list of seeds.
+    """
+    seeds = [check_nonnegative_int(seed, "seed") for seed in seeds]
+    if not seeds:
+        raise ValueError("success_rate needs at least one seed, e.g. seeds=range(10)")
+    return sum(prune_random_network(target, eps, seed=s, k=k, method=method).succeeded for s in seeds) / len(seeds)
 
 
 def smallest_width(
@@ -30,33 +39,27 @@ def smallest_width(
     *,
     delta: float = 0.1,
     seeds: int = 10,
-    max_width: int = 1 << 16,
     method: str = "pair",
 ) -> int:
-    """The smallest k (same for every layer) whose certificate meets ``eps`` for at least a 1 − δ fraction
-    of seeds 0 … seeds−1: doubling to bracket it, then bisection (success is assumed monotone in k).
+    """The smallest k (units per input, the same for every layer) whose certificate meets ``eps`` for at
+    least a 1 − δ fraction of the seeds 0 … seeds−1: doubling to bracket it, then bisection to 2%
+    (success is assumed monotone in k).
 
-    Raises ``ValueError`` if even ``max_width`` does not reach that rate.
+    Raises
+    ------
+    lottolib.memory.MemoryLimitError
+        If no k below the memory limit reaches that rate.
+    ValueError
+        Unless 0 < δ < 1, for a bad eps or seeds.
     """
     eps = check_eps(eps)
-    seeds, max_width = check_positive_int(seeds, "seeds"), check_positive_int(max_width, "max_width")
+    delta = check_fraction(delta, "delta")
+    seeds = check_positive_int(seeds, "seeds")
+    target = target_weights(target)
     need = 1 - delta - 1e-12
-    seed_list = range(seeds)
-
-    def works(k: int) -> bool:
-        return success_rate(target, eps, k, seed_list, method) >= need
-
-    high = 1
-    while not works(high):
-        if high >= max_width:
-            raise ValueError(f"no width up to {max_width} certifies eps={eps} for a {1 - delta:.0%} share of seeds; "
-                             "raise max_width or eps")
-        high = min(high * 2, max_width)
-    low = high // 2  # fails (or 0)
-    while high - low > max(1, math.ceil(0.02 * high)):
-        middle = (low + high) // 2
-        low, high = (low, middle) if works(middle) else (middle, high)
-    return high
+    k, _ = smallest_k(lambda value: success_rate(target, eps, k=value, seeds=range(seeds), method=method),
+                      lambda rate: rate >= need)
+    return k
 
 
 def random_parameters_per_weight(
@@ -66,14 +69,15 @@ def random_parameters_per_weight(
 
     For one n×d layer this is k(d + n)/n: the random block has d·k·d + n·d·k weights.
     """
-    k = smallest_width(target, eps, seeds=seeds, method=method)
-    construction = prune_random_network(target, eps, seed=0, width=k, method=method)
-    return construction.random_parameters / sum(w.numel() for w in target_weights(target))
+    weights = target_weights(target)
+    k = smallest_width(weights, eps, seeds=seeds, method=method)
+    construction = prune_random_network(weights, eps, seed=0, k=k, method=method)
+    return construction.random_parameters / sum(w.numel() for w in weights)
 
 
 def pruning_lower_bound(eps: float) -> float:
     """log₂⌊1/ε⌋: no pruning of any network approximates every n×d matrix in [-1, 1] to ε (ε < 1/2) with
-    fewer than this many weights per target weight (the counting argument of chapter 8)."""
+    fewer than this many weights per target weight (the counting argument of chapter 9)."""
     eps = check_eps(eps)
     if eps >= 0.5:
         raise ValueError(f"the counting bound needs eps < 1/2, got {eps}")

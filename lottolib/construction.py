@@ -1,0 +1,127 @@
+"""One shape for every construction: what a pruned random network hands back.
+
+Whatever was approximated (one weight, a layer, a deep network, a convolution, a CNN) or
+searched (edge-popup), the result is a :class:`Construction` with
+
+- ``masks`` and ``random_weights``: one boolean mask and one tensor of sampled weights (float32,
+  as drawn) per weight-bearing layer of :meth:`~Construction.module`, in the same order;
+- ``certificate``: a float ≥ sup over ‖x‖₂ ≤ 1 of ‖G̃(x) − F(x)‖₂ in exact arithmetic, every
+  step rounded outward (``math.inf`` where there is none);
+- ``eps``, ``succeeded`` and ``message``: whether the certificate meets the tolerance asked for;
+- :meth:`~Construction.module`: the torch module, full (the random network with every pruned
+  weight +0.0) or compact (only the hidden units in use; the same function);
+- :meth:`~Construction.error`: the error on given inputs.
+
+:func:`lottolib.to_torch` and :func:`lottolib.sparsity` accept any of them.
+
+Introduced in chapter 2, *One weight*.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import torch
+from torch import nn
+
+__all__ = ["Construction", "masked"]
+
+
+def masked(weights: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``weights`` where ``mask`` is True and +0.0 elsewhere, in ``dtype`` (float32 weights are exact in float64)."""
+    return torch.where(mask, weights.to(dtype), torch.zeros((), dtype=dtype))
+
+
+class Construction(ABC):
+    """The protocol every result of :mod:`lottolib` follows (see the module docstring).
+
+    Subclasses provide ``masks``, ``random_weights``, ``certificate``, ``eps``, ``description``,
+    :meth:`module` and :meth:`target_forward`; the rest is derived here.
+    """
+
+    eps: float | None
+
+    @property
+    @abstractmethod
+    def masks(self) -> list[torch.Tensor]:
+        """One boolean mask per weight-bearing layer of :meth:`module`, in order."""
+
+    @property
+    @abstractmethod
+    def random_weights(self) -> list[torch.Tensor]:
+        """The sampled random weights (float32), one tensor per mask, of the mask's shape."""
+
+    @property
+    @abstractmethod
+    def certificate(self) -> float:
+        """A float ≥ sup over ‖x‖₂ ≤ 1 of ‖G̃(x) − F(x)‖₂ (exact arithmetic, rounded outward); ``math.inf`` if none."""
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """What was built, for :attr:`message` (e.g. ``"layer 16x16 with k = 48 units per input (pair)"``)."""
+
+    @property
+    @abstractmethod
+    def input_shape(self) -> tuple[int, ...] | None:
+        """The shape of one input (``(d,)``, or ``(c, H, W)`` for images); None where any size works."""
+
+    @abstractmethod
+    def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Module:
+        """The pruned network as a torch module, built anew on each call.
+
+        Parameters
+        ----------
+        compact
+            False: the whole random network, each pruned weight +0.0, its weight-bearing layers in the
+            order of :attr:`masks`. True: only the hidden units in use (the same function, cheap to run).
+        dtype
+            The module's dtype. float64 (default) evaluates the float32 random weights exactly.
+        """
+
+    @abstractmethod
+    def target_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x), the function approximated, in float64: x (m, *input_shape) → (m, outputs)."""
+
+    @property
+    def kept_parameters(self) -> int:
+        """Weights the masks keep."""
+        return sum(int(mask.sum()) for mask in self.masks)
+
+    @property
+    def random_parameters(self) -> int:
+        """Weights of the random network (kept or not)."""
+        return sum(mask.numel() for mask in self.masks)
+
+    @property
+    def succeeded(self) -> bool:
+        """``certificate <= eps``; True when no ``eps`` was asked for."""
+        return self.eps is None or self.certificate <= self.eps
+
+    @property
+    def failure_hint(self) -> str:
+        """What to change when the certificate misses ``eps``."""
+        return "increase k or eps"
+
+    @property
+    def message(self) -> str:
+        """One line: what was built, its certificate, and whether it meets ``eps``."""
+        bound = "no certificate" if math.isinf(self.certificate) else f"certificate {self.certificate:.3g}"
+        if self.eps is None:
+            return f"{self.description}: {bound} (no eps asked)"
+        if self.succeeded:
+            return f"{self.description} succeeded: {bound} <= eps={self.eps:.3g}"
+        return f"{self.description} FAILED: {bound} > eps={self.eps:.3g}; {self.failure_hint}"
+
+    def error(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """‖G̃(x) − F(x)‖₂ for each input: x (m, *input_shape) → (m,), float64.
+
+        ``y`` is for searches that fit labelled data instead of a target network (edge-popup), where
+        the error is 1 for a misclassified input and 0 otherwise; a construction with a target takes none.
+        """
+        if y is not None:
+            raise TypeError(f"{type(self).__name__} approximates a target network: call error(x) without labels")
+        x = torch.as_tensor(x, dtype=torch.float64)
+        with torch.no_grad():
+            return (self.module(compact=True)(x) - self.target_forward(x)).flatten(1).norm(dim=1)

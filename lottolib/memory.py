@@ -1,0 +1,100 @@
+"""A limit on the memory a construction may use, checked *before* anything is sampled.
+
+Every construction samples its random network through :func:`lottolib.sample_weights`, which
+calls :func:`check_memory` first: if the estimated peak memory of the whole construction
+(sampling, masks, per-weight errors, chunked search) exceeds the limit, it raises
+:class:`MemoryLimitError` with the estimate, the limit and what to change, and allocates nothing.
+
+The estimate is :data:`BYTES_PER_PARAMETER` bytes per random parameter plus
+:data:`OVERHEAD_BYTES`, calibrated from measured peaks (the tests check it stays above them).
+
+Introduced in chapter 5, *Deep networks*.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "BYTES_PER_PARAMETER",
+    "DEFAULT_MEMORY_LIMIT",
+    "OVERHEAD_BYTES",
+    "MemoryLimitError",
+    "check_memory",
+    "estimated_peak_bytes",
+    "format_bytes",
+    "memory_limit",
+    "set_memory_limit",
+]
+
+BYTES_PER_PARAMETER = 16
+"""Peak bytes per random parameter: the float32 weight (4), its two masks' share and the index and error
+tensors of the pruning step, with room to spare (measured: 6–12)."""
+
+OVERHEAD_BYTES = 512 * 2**20
+"""Peak bytes independent of the network's size: the chunked search (at most 2²² float64 values per
+tensor, a few tensors at once) and the allocator's slack."""
+
+DEFAULT_MEMORY_LIMIT = 8 * 2**30
+"""8 GiB: the default limit on a construction's estimated peak memory."""
+
+_limit = DEFAULT_MEMORY_LIMIT
+
+
+class MemoryLimitError(ValueError):
+    """A construction would exceed the memory limit; raised before anything is allocated."""
+
+
+def format_bytes(count: float) -> str:
+    """``count`` bytes in the largest binary unit that keeps the number ≥ 1, e.g. ``'8.0 GiB'``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(count) < 1024 or unit == "PiB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def _parse(limit: int | str) -> int:
+    if isinstance(limit, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", limit, flags=re.IGNORECASE)
+        if not match:
+            raise ValueError(f"memory limit {limit!r} is not a size; write e.g. '16GiB' or 17179869184")
+        return int(float(match[1]) * 1024 ** "BKMGT".index((match[2] or "B").upper()))
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise ValueError(f"memory limit must be a positive number of bytes, got {limit!r}")
+    return limit
+
+
+def set_memory_limit(limit: int | str) -> int:
+    """Set the limit on a construction's estimated peak memory (bytes, or a string such as ``'16GiB'``).
+
+    Returns the previous limit, so a caller can restore it.
+    """
+    global _limit
+    previous, _limit = _limit, _parse(limit)
+    return previous
+
+
+def memory_limit() -> int:
+    """The current limit in bytes (default :data:`DEFAULT_MEMORY_LIMIT`)."""
+    return _limit
+
+
+def estimated_peak_bytes(parameters: int) -> int:
+    """An upper estimate of the peak memory of a construction whose random network has ``parameters`` weights."""
+    return BYTES_PER_PARAMETER * parameters + OVERHEAD_BYTES
+
+
+def check_memory(parameters: int, what: str) -> None:
+    """Raise :class:`MemoryLimitError` if a construction with ``parameters`` random weights would exceed the limit.
+
+    ``what`` names the random network in the message (e.g. "a random block for a 2000x2000 target
+    with k = 3000 units per input").
+    """
+    estimate = estimated_peak_bytes(parameters)
+    if estimate > _limit:
+        raise MemoryLimitError(
+            f"{what} has {parameters:.3g} random weights: an estimated peak of {format_bytes(estimate)}, above the "
+            f"limit of {format_bytes(_limit)}. Use a smaller k (or method='subset_sum', which needs far fewer "
+            "units), or raise the limit with lottolib.set_memory_limit('16GiB') if the machine has the memory"
+        )
