@@ -4,8 +4,8 @@ A certificate is a statement about real numbers: sup over ‖x‖₂ ≤ 1 of th
 pruned network. It is computed in floating point, where each operation rounds to the nearest
 float and can land *below* the real value. This module rounds every step up instead:
 
-- :func:`add_up`, :func:`mul_up`: one IEEE operation, then one step towards +∞
-  (``math.nextafter``), so the result is ≥ the exact sum or product of the (float) operands;
+- :func:`add_up`, :func:`mul_up`: one operation rounded upward (the nearest result, moved one
+  step towards +∞ when it lies below the exact value, checked in exact rationals);
 - :func:`spectral_norm_bound`: an upper bound on the exact spectral norm of a float64 matrix.
   LAPACK's SVD is backward stable: the computed largest singular value σ̂ is exact for A + δA
   with ‖δA‖₂ ≤ p(m, n)·u·‖A‖₂, u = 2⁻⁵³, p a modest polynomial; so ‖A‖₂ ≤ σ̂ / (1 − p u). We take
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 import torch
 
@@ -39,13 +40,15 @@ UNIT_ROUNDOFF = 2.0**-53
 
 
 def add_up(a: float, b: float) -> float:
-    """A float ≥ a + b (exact real sum of the two floats)."""
-    return math.nextafter(a + b, math.inf)
+    """The smallest float ≥ a + b (the exact real sum of the two floats): a + b rounded upward."""
+    total = a + b
+    return total if Fraction(total) >= Fraction(a) + Fraction(b) else math.nextafter(total, math.inf)
 
 
 def mul_up(a: float, b: float) -> float:
-    """A float ≥ a·b for a, b ≥ 0 (exact real product of the two floats)."""
-    return math.nextafter(a * b, math.inf)
+    """The smallest float ≥ a·b (the exact real product of the two floats): a·b rounded upward."""
+    product = a * b
+    return product if Fraction(product) >= Fraction(a) * Fraction(b) else math.nextafter(product, math.inf)
 
 
 def sum_up(values: Sequence[float]) -> float:
@@ -85,6 +88,8 @@ def frobenius_norm_bound(matrix: torch.Tensor) -> float:
     """
     matrix = matrix.double()
     total = float(matrix.square().sum())
+    if total == 0.0 and not bool(matrix.any()):
+        return 0.0
     count = matrix.numel()
     inflated = total * (1.0 + 2.0 * (count + 1) * UNIT_ROUNDOFF)
     return math.nextafter(math.sqrt(math.nextafter(inflated, math.inf)) * (1.0 + UNIT_ROUNDOFF), math.inf)
@@ -124,21 +129,24 @@ def certificate(norms: Sequence[float], etas: Sequence[float]) -> float:
     return gap
 
 
-def error_matrix_bound(errors: torch.Tensor, kept_counts: torch.Tensor, terms: int) -> float:
-    """A float ≥ the exact ‖E‖₂ of per-weight errors computed in float64 as e = fl(Σ_kept p_a − w).
+def error_matrix_bound(errors: torch.Tensor, kept_counts: torch.Tensor) -> float:
+    """A float ≥ the exact ‖E‖₂ of per-weight errors computed in float64 as ê = fl(Σ_kept p_a − w).
 
     Parameters
     ----------
     errors
         The computed Ê (n, m), float64.
     kept_counts
-        (n, m): how many products |p_a| ≤ 1 entered each entry's sum.
-    terms
-        The number of terms each sum ran over (kept or not): its rounding error is at most
-        γ_terms Σ|p_a| ≤ 2·terms·u·count, and the subtraction of w adds at most 2u|ê|.
+        (n, m): how many products p_a (each exact in float64, |p_a| ≤ 1) entered each entry's sum.
 
-    Returns ‖Ê‖₂ (bounded above by :func:`spectral_norm_bound`) plus the Frobenius norm of the
-    per-entry rounding slack, rounded up: by the triangle inequality a bound on the exact ‖E‖₂.
+    Returns
+    -------
+    float
+        ‖Ê‖₂ (bounded above by :func:`spectral_norm_bound`) plus the Frobenius norm of the per-entry
+        rounding slack, rounded up; by the triangle inequality a bound on the exact ‖E‖₂. A sum of c
+        non-zero terms in any order (adding the pruned units' exact zeros changes nothing) is within
+        γ_{c−1} Σ|p_a| ≤ 2(c − 1)·u·c of the exact sum, and the subtraction of w adds at most 2u|ê|.
     """
-    slack = 2.0 * UNIT_ROUNDOFF * (max(terms, 1) * kept_counts.double() + errors.abs())
+    counts = kept_counts.double()
+    slack = 2.0 * UNIT_ROUNDOFF * ((counts - 1).clamp(min=0) * counts + errors.abs())
     return add_up(spectral_norm_bound(errors), frobenius_norm_bound(slack))

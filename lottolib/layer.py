@@ -61,11 +61,10 @@ class LayerConstruction(Construction):
     @cached_property
     def eta(self) -> float:
         """η ≥ ‖[E⁺ | E⁻]‖₂ (exact errors, rounded outward): ‖block(x) − W x‖₂ ≤ η ‖x‖₂ for every x."""
-        n, d, k = self.block.n, self.block.d, self.block.k
-        kept = self.second_mask.view(n, d, k)
+        kept = self.second_mask.view(self.block.n, self.block.d, self.block.k)
         u = _group_first_weights(self.block)
         counts = torch.cat([(kept & (u > 0)).sum(dim=2), (kept & (u < 0)).sum(dim=2)], dim=1)
-        return error_matrix_bound(torch.cat([self.plus_error, self.minus_error], dim=1), counts, terms=k)
+        return error_matrix_bound(torch.cat([self.plus_error, self.minus_error], dim=1), counts)
 
     @property
     def certificate(self) -> float:

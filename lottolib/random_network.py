@@ -9,6 +9,7 @@ Introduced in chapter 2, *One weight*; the deep version in chapter 5, *Deep netw
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -101,8 +102,14 @@ def sample_block(d: int, n: int, k: int, seed: object) -> RandomBlock:
 
 
 def linear(weight: torch.Tensor) -> nn.Linear:
-    """A bias-free ``nn.Linear`` holding a copy of ``weight`` (out, in), in its dtype, frozen."""
-    layer = nn.utils.skip_init(nn.Linear, weight.shape[1], weight.shape[0], bias=False, dtype=weight.dtype)
+    """A bias-free ``nn.Linear`` holding a copy of ``weight`` (out, in), in its dtype, frozen.
+
+    A compact network may have a layer with no unit in use (a zero-element weight): that is a valid
+    layer computing 0, so torch's warning about initialising it is silenced.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors is a no-op")
+        layer = nn.utils.skip_init(nn.Linear, weight.shape[1], weight.shape[0], bias=False, dtype=weight.dtype)
     with torch.no_grad():
         layer.weight.copy_(weight)
     layer.weight.requires_grad_(False)

@@ -22,13 +22,15 @@ def test_target_meets_the_norm_assumption_and_learned_something(target):
     assert accuracy(target.weights, target.x_test, target.y_test) > 0.9
 
 
-def test_training_is_deterministic(target):
+def test_training_is_deterministic_and_leaves_the_global_generator_alone(target):
+    state = torch.get_rng_state()
     again = digits_target(hidden=(16,), seed=1, epochs=200)
+    assert torch.equal(state, torch.get_rng_state())
     assert all(torch.equal(a, b) for a, b in zip(target.weights, again.weights, strict=True))
 
 
 def test_pruned_random_network_matches_target_accuracy_within_half_a_point(target):
-    construction = L.prune_random_network(target.weights, 0.01, seed=0, width=3000)
+    construction = L.prune_random_network(target.weights, 0.01, seed=0, k=3000)
     assert construction.succeeded
-    pruned = accuracy(construction.compact(), target.x_test, target.y_test)
+    pruned = accuracy(construction.module(compact=True), target.x_test, target.y_test)
     assert abs(pruned - accuracy(target.weights, target.x_test, target.y_test)) <= 0.005

@@ -24,7 +24,7 @@ def test_meet_in_the_middle_finds_the_exact_best_subset(size, batch, seed):
 
 
 def test_each_side_keeps_only_units_of_its_sign_within_the_candidate_limit():
-    construction = L.prune_layer(torch.full((3, 4), 0.7), 0.01, k=80, seed=1, method="subset_sum")
+    construction = L.prune_layer(torch.full((3, 4), 0.7), k=80, seed=1, method="subset_sum")
     u = construction.block.first.view(4, 80, 4).diagonal(dim1=0, dim2=2).T  # (d, k)
     kept = construction.second_mask.view(3, 4, 80)
     for sign in (u > 0, u < 0):
@@ -34,8 +34,8 @@ def test_each_side_keeps_only_units_of_its_sign_within_the_candidate_limit():
 def test_subset_sum_beats_the_pair_method_at_equal_width():
     target = L.random_target([16, 16], seed=0)[0]
     for k in (48, 96):
-        pair = L.prune_layer(target, 0.01, k=k, seed=0)
-        subset = L.prune_layer(target, 0.01, k=k, seed=0, method="subset_sum")
+        pair = L.prune_layer(target, k=k, seed=0)
+        subset = L.prune_layer(target, k=k, seed=0, method="subset_sum")
         assert subset.eta < pair.eta / 10
 
 
@@ -44,7 +44,7 @@ def test_subset_sum_certifies_with_fewer_random_parameters_than_the_pair_method(
     sizes = {}
     for method in L.METHODS:
         k = L.smallest_width(target, 0.05, seeds=4, method=method)
-        sizes[method] = L.prune_random_network(target, 0.05, seed=0, width=k, method=method).random_parameters
+        sizes[method] = L.prune_random_network(target, 0.05, seed=0, k=k, method=method).random_parameters
     assert sizes["subset_sum"] * 5 < sizes["pair"]
 
 
@@ -57,9 +57,9 @@ def test_subset_bits_lists_every_subset_once():
 @pytest.mark.parametrize("method", L.METHODS)
 def test_chunking_does_not_change_the_result(monkeypatch, method):
     target = L.random_target([6, 9], seed=2)[0]
-    whole = L.prune_layer(target, 0.1, k=30, seed=3, method=method)
+    whole = L.prune_layer(target, k=30, seed=3, method=method)
     monkeypatch.setattr("lottolib.layer.CHUNK_ELEMENTS", 1)  # one output row per chunk
-    chunked = L.prune_layer(target, 0.1, k=30, seed=3, method=method)
+    chunked = L.prune_layer(target, k=30, seed=3, method=method)
     assert torch.equal(whole.second_mask, chunked.second_mask)
     assert torch.equal(whole.plus_error, chunked.plus_error)
 
