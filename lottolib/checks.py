@@ -57,7 +57,7 @@ def _integer(value: object, name: str, example: str) -> int:
         return operator.index(value)  # type: ignore[arg-type]
     except TypeError:
         whole = isinstance(value, float) and value.is_integer()
-        hint = f"; pass {name}={int(value)}" if whole else f"; pass e.g. {name}={example}"  # type: ignore[union-attr]
+        hint = f"; pass {name}={int(value)}" if whole else f"; pass e.g. {name}={example}"  # type: ignore[call-overload]
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__}){hint}") from None
 
 

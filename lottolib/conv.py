@@ -126,7 +126,7 @@ class ConvConstruction(Construction):
     def input_shape(self) -> tuple[int, ...] | None:
         return None if self.image_size is None else (self.kernel.shape[1], *self.image_size)
 
-    def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Module:
+    def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Sequential:
         """Conv2d(c_in → hidden, h×w, the target's padding) → ReLU → Conv2d(hidden → c_out, 1×1), bias-free."""
         c_out, c_in, h, w = self.kernel.shape
         first, second = self.layer.pruned_weights(compact=compact, dtype=dtype)

@@ -73,7 +73,7 @@ def prediction_accuracy(outputs: torch.Tensor, y: torch.Tensor) -> float:
 def accuracy(network: nn.Module | Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of rows of x whose argmax output equals y (a module, or a list of target weights)."""
     with torch.no_grad():
-        out = forward_target(network, x) if isinstance(network, (list, tuple)) else network(x)
+        out = network(x) if isinstance(network, nn.Module) else forward_target(network, x)
     return prediction_accuracy(out, y)
 
 
@@ -145,6 +145,6 @@ def digits_cnn_target(channels: int = 4, *, seed: int = 0, epochs: int = 300) ->
         optimizer.zero_grad()
         nn.functional.cross_entropy(target_cnn_forward(kernel, weight, images[0]) * 64, y_train).backward()
         optimizer.step()
-    kernel, weight = kernel.detach(), weight.detach()
-    return DigitsCNN(kernel / operator_bound(kernel), weight / torch.linalg.matrix_norm(weight, ord=2),
-                     images[0], y_train, images[1], y_test)
+    trained_kernel, trained_weight = kernel.detach(), weight.detach()
+    return DigitsCNN(trained_kernel / operator_bound(trained_kernel),
+                     trained_weight / torch.linalg.matrix_norm(trained_weight, ord=2), images[0], y_train, images[1], y_test)

@@ -32,7 +32,7 @@ class _KeepMasked(prune.CustomFromMask):
         return torch.where(mask.bool(), original, torch.zeros((), dtype=original.dtype))
 
 
-def _weighted_layers(module: nn.Module) -> list[nn.Module]:
+def _weighted_layers(module: nn.Module) -> list[nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d]:
     return [m for m in module.modules() if isinstance(m, _WEIGHTED)]
 
 
@@ -88,7 +88,7 @@ def sparsity(network: Construction | nn.Module) -> float:
     kept = total = 0
     for layer in layers:
         mask = getattr(layer, "weight_mask", None)
-        values = mask.bool() if mask is not None else layer.weight != 0
+        values: torch.Tensor = mask.bool() if isinstance(mask, torch.Tensor) else layer.weight != 0
         kept += int(values.sum())
         total += values.numel()
     return 1 - kept / total

@@ -110,7 +110,7 @@ class LayerConstruction(Construction):
             first, second = first[units], second[:, units]
         return first, second
 
-    def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Module:
+    def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Sequential:
         return relu_stack([linear(weight) for weight in self.pruned_weights(compact=compact, dtype=dtype)])
 
     def target_forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib as mpl
+from cycler import cycler
 
 __all__ = ["COLORS", "use_book_style"]
 
@@ -20,6 +21,6 @@ def use_book_style() -> None:
         "axes.spines.right": False,
         "axes.grid": True,
         "grid.alpha": 0.3,
-        "axes.prop_cycle": mpl.cycler(color=[*list(COLORS.values())[1:], "#30638e", "#8d96a3"]),
+        "axes.prop_cycle": cycler(color=[*list(COLORS.values())[1:], "#30638e", "#8d96a3"]),
         "legend.frameon": False,
     })

@@ -19,6 +19,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
@@ -41,11 +42,20 @@ def execute(source: Path) -> float:
     return elapsed
 
 
-def main(paths: list[str]) -> None:
+def main(paths: list[str]) -> int:
+    """Execute every source (or the given ones); report each, and fail at the end if any failed."""
     sources = [Path(p).resolve() for p in paths] or sorted((CHAPTERS / "source").glob("*.md"))
+    failed = []
     for source in sources:
-        print(f"{source.relative_to(ROOT)}: {execute(source):.1f} s", flush=True)
+        try:
+            print(f"{source.relative_to(ROOT)}: {execute(source):.1f} s", flush=True)
+        except CellExecutionError as error:
+            failed.append(source.name)
+            print(f"{source.relative_to(ROOT)}: FAILED, notebook not written\n{error}", flush=True)
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))
