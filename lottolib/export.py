@@ -39,10 +39,18 @@ def _weighted_layers(module: nn.Module) -> list[nn.Linear | nn.Conv1d | nn.Conv2
 def to_torch(construction: Construction) -> nn.Module:
     """The random network of any construction, each weight-bearing layer pruned by its mask.
 
-    Returns ``construction.module()`` in float32 with ``torch.nn.utils.prune`` applied to every
-    Linear and Conv weight: ``weight_orig`` holds the random weights (bit for bit), ``weight_mask``
-    the mask, and ``weight`` the pruned weights (+0.0 where pruned, as in ``module()``). Its
-    ``state_dict`` round-trips through :func:`pruned_sequential` for multilayer perceptrons.
+    Parameters
+    ----------
+    construction
+        Any :class:`~lottolib.Construction`.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``construction.module()`` in float32 with ``torch.nn.utils.prune`` applied to every Linear
+        and Conv weight: ``weight_orig`` holds the random weights (bit for bit), ``weight_mask`` the
+        mask, and ``weight`` the pruned weights (+0.0 where pruned, as in ``module()``). Its
+        ``state_dict`` round-trips through :func:`pruned_sequential` for multilayer perceptrons.
     """
     if not isinstance(construction, Construction):
         raise TypeError(f"to_torch needs a lottolib construction, got {type(construction).__name__}")
@@ -60,7 +68,15 @@ def to_torch(construction: Construction) -> nn.Module:
 def pruned_sequential(shapes: Sequence[tuple[int, int]]) -> nn.Sequential:
     """An empty bias-free Linear/ReLU stack with a pruning mask on every weight, ready for ``load_state_dict``.
 
-    ``shapes`` lists each layer's weight shape (out, in), e.g. ``[m.shape for m in construction.masks]``.
+    Parameters
+    ----------
+    shapes
+        Each layer's weight shape (out, in), e.g. ``[m.shape for m in construction.masks]``.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Linear, ReLU, …, Linear, each Linear pruned (``weight_orig``, ``weight_mask``) as by :func:`to_torch`.
     """
     linears = [nn.Linear(in_features, out_features, bias=False) for out_features, in_features in shapes]
     for layer in linears:
@@ -69,9 +85,19 @@ def pruned_sequential(shapes: Sequence[tuple[int, int]]) -> nn.Sequential:
 
 
 def sparsity(network: Construction | nn.Module) -> float:
-    """Fraction of pruned weights: from a construction's masks, or from a module's pruning masks
-    (``weight_mask`` buffers, current even right after ``load_state_dict``), or else from the zeros of its
-    Linear and Conv weights.
+    """The fraction of pruned weights.
+
+    Parameters
+    ----------
+    network
+        A construction (counted from its masks), or a module: counted from its pruning masks
+        (``weight_mask`` buffers, current even right after ``load_state_dict``), or else from the
+        zeros of its Linear and Conv weights.
+
+    Returns
+    -------
+    float
+        Pruned weights / all weights.
 
     Raises
     ------

@@ -211,6 +211,11 @@ def prune_layer(
     method, eps
         As in :func:`prune_block`.
 
+    Returns
+    -------
+    LayerConstruction
+        Returned whether or not η meets ``eps``.
+
     Raises
     ------
     lottolib.memory.MemoryLimitError

@@ -66,9 +66,22 @@ def _parse(limit: int | str) -> int:
 
 
 def set_memory_limit(limit: int | str) -> int:
-    """Set the limit on a construction's estimated peak memory (bytes, or a string such as ``'16GiB'``).
+    """Set the limit on a construction's estimated peak memory.
 
-    Returns the previous limit, so a caller can restore it.
+    Parameters
+    ----------
+    limit
+        Bytes, or a string such as ``'16GiB'`` or ``'512MiB'``.
+
+    Returns
+    -------
+    int
+        The previous limit in bytes, so a caller can restore it.
+
+    Raises
+    ------
+    ValueError
+        For a limit that is not a positive size.
     """
     global _limit
     previous, _limit = _limit, _parse(limit)
@@ -76,7 +89,13 @@ def set_memory_limit(limit: int | str) -> int:
 
 
 def memory_limit() -> int:
-    """The current limit in bytes (default :data:`DEFAULT_MEMORY_LIMIT`)."""
+    """The current limit on a construction's estimated peak memory.
+
+    Returns
+    -------
+    int
+        Bytes (default :data:`DEFAULT_MEMORY_LIMIT`).
+    """
     return _limit
 
 

@@ -51,6 +51,11 @@ def target_weights(target: nn.Module | Sequence[object]) -> list[torch.Tensor]:
         An ``nn.Sequential`` alternating bias-free ``nn.Linear`` and ``nn.ReLU`` (exactly that
         class; Linear first and last), or a list of matrices W_i of shape (n_i, n_{i−1}).
 
+    Returns
+    -------
+    list[torch.Tensor]
+        Float64 copies of the weights, on the CPU.
+
     Raises
     ------
     TypeError, ValueError
@@ -87,11 +92,25 @@ def target_weights(target: nn.Module | Sequence[object]) -> list[torch.Tensor]:
 
 def network_width_bound(shapes: Sequence[tuple[int, int]], eps: float, delta: float = 0.05) -> list[int]:
     """Units per input k_i for each layer such that, for a target with ‖W_i‖₂ ≤ 1 fixed before
-    sampling, the certificate is ≤ ε with probability ≥ 1 − δ.
+    sampling, the certificate is ≤ ε with probability ≥ 1 − δ (chapter 5's theorem).
 
     Proof (chapter 5): with η_i ≤ ε/(2l) and ‖W_i‖₂ ≤ 1 the recursion gives
     Δ_l ≤ (1 + ε/(2l))^l − 1 ≤ e^{ε/2} − 1 ≤ ε; each layer gets failure budget δ/l, and
     :func:`~lottolib.layer_width_bound` gives its k_i.
+
+    Parameters
+    ----------
+    shapes
+        The target's layer shapes (n_i, n_{i−1}).
+    eps
+        The tolerance, 0 < ε ≤ 1.
+    delta
+        The failure probability, 0 < δ < 1.
+
+    Returns
+    -------
+    list[int]
+        k_i for each layer.
 
     Raises
     ------
@@ -107,7 +126,20 @@ def network_width_bound(shapes: Sequence[tuple[int, int]], eps: float, delta: fl
 
 
 def forward_target(weights: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """F(x) = W_l σ(W_{l−1} … σ(W_1 x)) in the dtype of x; x (..., d) → (..., n_l)."""
+    """F(x) = W_l σ(W_{l−1} … σ(W_1 x)), the target network.
+
+    Parameters
+    ----------
+    weights
+        W_1 … W_l, W_i of shape (n_i, n_{i−1}).
+    x
+        Inputs (..., d).
+
+    Returns
+    -------
+    torch.Tensor
+        (..., n_l), in the dtype of ``x``.
+    """
     for i, weight in enumerate(weights):
         x = x @ weight.to(x.dtype).T
         if i < len(weights) - 1:

@@ -39,7 +39,26 @@ def _antiderivative(z: torch.Tensor) -> torch.Tensor:
 
 
 def unit_success_probability(w: float | torch.Tensor, eps: float) -> torch.Tensor:
-    """p(w, ε) = P(u > 0 and |u v − w| ≤ ε) for one random unit (equal for u < 0). Vectorised in w."""
+    """p(w, ε) = P(u > 0 and |u v − w| ≤ ε) for one random unit, u, v i.i.d. U[-1, 1] (equal for u < 0).
+
+    Parameters
+    ----------
+    w
+        Target weight(s) in [-1, 1]: a number or a tensor (vectorised).
+    eps
+        The tolerance ε > 0.
+
+    Returns
+    -------
+    torch.Tensor
+        ¼ [G(min(w + ε, 1)) − G(max(w − ε, −1))] with G(z) = sign(z)(|z| − |z| ln|z|), float64, the
+        shape of ``w``.
+
+    Raises
+    ------
+    ValueError
+        For |w| > 1, non-finite w, or ε ≤ 0.
+    """
     eps = check_eps(eps)
     w = check_bounded(as_tensor(w, "w"), "w")
     upper = (w + eps).clamp(max=1.0)
@@ -50,9 +69,17 @@ def unit_success_probability(w: float | torch.Tensor, eps: float) -> torch.Tenso
 def worst_case_unit_probability(eps: float) -> float:
     """min over |w| ≤ 1 of p(w, ε), attained at |w| = 1: ¼ [ε + (1 − ε) ln(1 − ε)].
 
-    For ε < ½ the bracket is summed as its series Σ_{m ≥ 2} ε^m / (m(m − 1)), which has no
-    cancellation (the closed form loses every digit below ε ≈ 1e-8), so the result stays positive
-    and accurate for every ε > 0.
+    Parameters
+    ----------
+    eps
+        The tolerance ε > 0.
+
+    Returns
+    -------
+    float
+        p(1, ε). For ε < ½ the bracket is summed as its series Σ_{m ≥ 2} ε^m / (m(m − 1)), which has
+        no cancellation (the closed form loses every digit below ε ≈ 1e-8), so the result stays
+        positive and accurate for every ε > 0; it lies between ε²/8 and ε²/(8(1 − ε)).
     """
     eps = check_eps(eps)
     if eps >= 0.5:
@@ -68,11 +95,25 @@ def worst_case_unit_probability(eps: float) -> float:
 
 
 def pair_success_probability(w: float | torch.Tensor, eps: float, k: int) -> torch.Tensor:
-    """P(max(|e⁺|, |e⁻|) ≤ ε) for one weight w and k random units. Exact.
+    """P(max(|e⁺|, |e⁻|) ≤ ε) for one weight w and k random units, exactly.
 
-    Each unit is "good on the + side" with probability p, "good on the − side" with
+    Each unit is "good on the + side" with probability p = p(w, ε), "good on the − side" with
     probability p, never both (disjoint signs of u). Both sides succeed with probability
     1 − 2(1 − p)^k + (1 − 2p)^k; if |w| ≤ ε, keeping no unit already succeeds (probability 1).
+
+    Parameters
+    ----------
+    w
+        Target weight(s) in [-1, 1] (number or tensor).
+    eps
+        The tolerance ε > 0.
+    k
+        Random units, an integer ≥ 1.
+
+    Returns
+    -------
+    torch.Tensor
+        The probability, float64, the shape of ``w``.
     """
     k = check_positive_int(k, "k")
     w = check_bounded(as_tensor(w, "w"), "w")
@@ -82,9 +123,24 @@ def pair_success_probability(w: float | torch.Tensor, eps: float, k: int) -> tor
 
 
 def sampled_pair_errors(w: float, k: int, trials: int, seed: object) -> torch.Tensor:
-    """max(|e⁺|, |e⁻|) for weight w in each of ``trials`` independent blocks of k units: shape (trials,).
+    """max(|e⁺|, |e⁻|) for weight w in each of ``trials`` independent blocks of k units.
 
-    Vectorised over trials; at most about 2²² candidate units are held at once.
+    Parameters
+    ----------
+    w
+        The target weight, in [-1, 1].
+    k
+        Units per block.
+    trials
+        Independent blocks, drawn one after the other from one stream.
+    seed
+        A non-negative integer or a ``torch.Generator``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (trials,), float64. Vectorised over trials; at most about 2²² candidate units are
+        held at once.
     """
     k, trials = check_positive_int(k, "k"), check_positive_int(trials, "trials")
     target = check_bounded(as_tensor(float(w), "w"), "w")
@@ -101,17 +157,49 @@ def sampled_pair_errors(w: float, k: int, trials: int, seed: object) -> torch.Te
 
 
 def empirical_success_probability(w: float, eps: float, k: int, trials: int, seed: object) -> float:
-    """Fraction of ``trials`` independent random blocks of k units whose pair meets ε for weight w."""
+    """Fraction of ``trials`` independent random blocks of k units whose pair meets ε for weight w.
+
+    Parameters
+    ----------
+    w, k, trials, seed
+        As in :func:`sampled_pair_errors`.
+    eps
+        The tolerance ε > 0.
+
+    Returns
+    -------
+    float
+        The fraction of blocks with max(|e⁺|, |e⁻|) ≤ ε.
+    """
     eps = check_eps(eps)
     return float((sampled_pair_errors(w, k, trials, seed) <= eps).double().mean())
 
 
 def layer_width_bound(n: int, d: int, eps: float, delta: float) -> int:
-    """Units per input k that make a random block certify η ≤ ε for *every* n×d target in [-1, 1], w.p. ≥ 1 − δ.
+    """Units per input k that make a random block certify η ≤ ε for any fixed n×d target in [-1, 1], w.p. ≥ 1 − δ.
 
     Proof (chapter 4): with per-weight tolerance ε' = ε / √(2nd), η ≤ ‖[E⁺|E⁻]‖_F ≤ ε' √(2nd) = ε.
     One side of one weight fails with probability ≤ (1 − p_min)^k, p_min = p(1, ε'); a union
     bound over the 2nd sides gives failure ≤ 2nd (1 − p_min)^k ≤ δ for the returned k.
+
+    Parameters
+    ----------
+    n, d
+        The target layer's outputs and inputs.
+    eps
+        The tolerance ε > 0 for η.
+    delta
+        The failure probability, 0 < δ < 1.
+
+    Returns
+    -------
+    int
+        ⌈ln(2nd/δ) / −ln(1 − p_min)⌉, the smallest k the union bound allows.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For n, d < 1, ε ≤ 0, or δ outside (0, 1).
     """
     n, d = check_positive_int(n, "n"), check_positive_int(d, "d")
     eps = check_eps(eps)

@@ -24,7 +24,20 @@ __all__ = ["RandomBlock", "linear", "random_mlp", "relu_stack", "sample_block", 
 
 
 def sample_uniform(shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
-    """A float32 tensor of ``shape`` with i.i.d. U[-1, 1] entries drawn from ``generator``."""
+    """A float32 tensor of ``shape`` with i.i.d. U[-1, 1] entries.
+
+    Parameters
+    ----------
+    shape
+        The tensor's shape.
+    generator
+        The ``torch.Generator`` to draw from (advanced by the draw).
+
+    Returns
+    -------
+    torch.Tensor
+        2·U[0, 1) − 1 elementwise, float32.
+    """
     return torch.rand(tuple(shape), generator=generator, dtype=torch.float32).mul_(2).sub_(1)
 
 
@@ -43,10 +56,17 @@ def sample_weights(
     what
         Names the network in the memory-limit message.
 
+    Returns
+    -------
+    list[torch.Tensor]
+        The sampled matrices, float32.
+
     Raises
     ------
     lottolib.memory.MemoryLimitError
         Before sampling, if a construction on this many weights would exceed the memory limit.
+    TypeError, ValueError
+        For a shape that is not a pair of integers ≥ 1, or a bad seed.
     """
     checked = [(check_positive_int(rows, "rows"), check_positive_int(cols, "columns")) for rows, cols in shapes]
     check_memory(sum(rows * cols for rows, cols in checked), what)
@@ -92,8 +112,17 @@ class RandomBlock:
 def sample_block(d: int, n: int, k: int, seed: object) -> RandomBlock:
     """The dense random block for a d-input, n-output layer with k hidden units per input.
 
-    Returns a :class:`RandomBlock` with ``first`` (d·k, d) and ``second`` (n, d·k), all i.i.d.
-    U[-1, 1], sampled in that order from ``seed``.
+    Parameters
+    ----------
+    d, n, k
+        Inputs, outputs, and hidden units per input (integers ≥ 1).
+    seed
+        A non-negative integer or a ``torch.Generator``.
+
+    Returns
+    -------
+    RandomBlock
+        ``first`` (d·k, d) and ``second`` (n, d·k), i.i.d. U[-1, 1], sampled in that order.
     """
     d, n, k = (check_positive_int(v, name) for v, name in ((d, "d"), (n, "n"), (k, "k")))
     first, second = sample_weights([(d * k, d), (n, d * k)], seed,
@@ -119,7 +148,15 @@ def linear(weight: torch.Tensor) -> nn.Linear:
 def random_mlp(weights: Sequence[torch.Tensor]) -> nn.Sequential:
     """A bias-free ReLU network from weight matrices: Linear, ReLU, …, Linear (no ReLU at the end).
 
-    ``weights[i]`` has shape (out_i, in_i), as ``nn.Linear.weight``; the tensors are copied.
+    Parameters
+    ----------
+    weights
+        ``weights[i]`` of shape (out_i, in_i), as ``nn.Linear.weight``; copied, in their dtype.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The network, with frozen weights.
     """
     return relu_stack([linear(weight) for weight in weights])
 

@@ -17,8 +17,21 @@ __all__ = ["random_target"]
 
 
 def random_target(layer_sizes: Sequence[int], seed: object) -> list[torch.Tensor]:
-    """Weights W_1 … W_l (float64) for layer sizes (d, n_1, …, n_l): U[-1, 1] entries, each matrix
-    divided by its spectral norm, so ‖W_i‖₂ = 1 and every entry lies in [-1, 1]."""
+    """A random target within the theorem's assumptions.
+
+    Parameters
+    ----------
+    layer_sizes
+        (d, n_1, …, n_l): the input size and each layer's outputs.
+    seed
+        A non-negative integer or a ``torch.Generator``.
+
+    Returns
+    -------
+    list[torch.Tensor]
+        W_1 … W_l (float64), W_i of shape (n_i, n_{i−1}): U[-1, 1] entries, each matrix divided by
+        its spectral norm, so ‖W_i‖₂ = 1 and every entry lies in [-1, 1].
+    """
     sizes = [check_positive_int(size, "layer size") for size in layer_sizes]
     if len(sizes) < 2:
         raise ValueError("random_target needs at least two layer sizes (d, n_1)")

@@ -18,10 +18,22 @@ __all__ = ["EmpiricalError", "empirical_error", "sample_unit_ball"]
 
 
 def sample_unit_ball(count: int, d: int, seed: object, *, on_sphere_fraction: float = 0.5) -> torch.Tensor:
-    """(count, d) float64 points with ‖x‖₂ ≤ 1.
+    """Random points of the unit ball.
 
-    A fraction ``on_sphere_fraction`` (the first rows) lies on the unit sphere, where the error
-    bounds are tightest since they scale with ‖x‖; the rest are uniform in the ball.
+    Parameters
+    ----------
+    count, d
+        How many points, and their dimension.
+    seed
+        A non-negative integer or a ``torch.Generator``.
+    on_sphere_fraction
+        The share of points (the first rows) on the unit sphere, where the error bounds are
+        tightest since they scale with ‖x‖; the rest are uniform in the ball.
+
+    Returns
+    -------
+    torch.Tensor
+        (count, d) float64 points with ‖x‖₂ ≤ 1.
     """
     count, d = check_positive_int(count, "count"), check_positive_int(d, "d")
     if not 0 <= on_sphere_fraction <= 1:
@@ -81,6 +93,13 @@ def empirical_error(
     -------
     EmpiricalError
         Neither measurement can exceed the certificate (the tests check it).
+
+    Raises
+    ------
+    ValueError
+        If the construction takes inputs of any size and no ``input_shape`` is given.
+    TypeError
+        For a search without a target network (edge-popup).
     """
     shape = input_shape or construction.input_shape
     if shape is None:

@@ -20,7 +20,25 @@ __all__ = ["pruning_lower_bound", "random_parameters_per_weight", "smallest_widt
 def success_rate(
     target: nn.Module | Sequence[object], eps: float, *, k: int, seeds: Sequence[int], method: str = "pair"
 ) -> float:
-    """Fraction of ``seeds`` whose pruned random network (k units per input, ``method``) certifies ``eps``.
+    """The fraction of seeds whose pruned random network certifies ``eps``.
+
+    Parameters
+    ----------
+    target
+        As for :func:`~lottolib.prune_random_network`.
+    eps
+        The tolerance.
+    k
+        Units per input (one value, or one per layer).
+    seeds
+        The seeds to try (non-negative integers).
+    method
+        ``"pair"`` or ``"subset_sum"``.
+
+    Returns
+    -------
+    float
+        Successes / len(seeds).
 
     Raises
     ------
@@ -45,6 +63,24 @@ def smallest_width(
     least a 1 − δ fraction of the seeds 0 … seeds−1: doubling to bracket it, then bisection to 2%
     (success is assumed monotone in k).
 
+    Parameters
+    ----------
+    target
+        As for :func:`~lottolib.prune_random_network`.
+    eps
+        The tolerance.
+    delta
+        The allowed failure fraction, 0 < δ < 1.
+    seeds
+        How many seeds (0 … seeds−1).
+    method
+        ``"pair"`` or ``"subset_sum"``.
+
+    Returns
+    -------
+    int
+        k.
+
     Raises
     ------
     lottolib.memory.MemoryLimitError
@@ -67,7 +103,22 @@ def random_parameters_per_weight(
 ) -> float:
     """Random parameters per target weight at the :func:`smallest_width` (δ = 0.1) that certifies ``eps``.
 
-    For one n×d layer this is k(d + n)/n: the random block has d·k·d + n·d·k weights.
+    Parameters
+    ----------
+    target
+        As for :func:`~lottolib.prune_random_network`.
+    eps
+        The tolerance.
+    method
+        ``"pair"`` or ``"subset_sum"``.
+    seeds
+        Seeds for :func:`smallest_width`.
+
+    Returns
+    -------
+    float
+        Random parameters / target weights; for one n×d layer k(d + n)/n, since the random block
+        has d·k·d + n·d·k weights.
     """
     weights = target_weights(target)
     k = smallest_width(weights, eps, seeds=seeds, method=method)
@@ -76,8 +127,24 @@ def random_parameters_per_weight(
 
 
 def pruning_lower_bound(eps: float) -> float:
-    """log₂⌊1/ε⌋: no pruning of any network approximates every n×d matrix in [-1, 1] to ε (ε < 1/2) with
-    fewer than this many weights per target weight (the counting argument of chapter 9)."""
+    """The counting lower bound of chapter 9.
+
+    Parameters
+    ----------
+    eps
+        The tolerance, 0 < ε < ½.
+
+    Returns
+    -------
+    float
+        log₂⌊1/ε⌋: no pruning of any one network approximates every n×d matrix in [-1, 1] to ε with
+        fewer than this many weights per target weight.
+
+    Raises
+    ------
+    ValueError
+        For ε ≥ ½ (the grid argument needs two grid values at least 2ε apart).
+    """
     eps = check_eps(eps)
     if eps >= 0.5:
         raise ValueError(f"the counting bound needs eps < 1/2, got {eps}")

@@ -25,3 +25,38 @@ def test_every_documented_module_exists_and_declares_its_public_names():
         for public in module.__all__:
             obj = getattr(module, public)
             assert not callable(obj) or obj.__doc__, f"{name}.{public} has no docstring"
+
+
+RAISING = {"prune_one_weight", "prune_layer", "prune_block", "prune_random_network", "smallest_width", "success_rate",
+           "network_width_bound", "layer_width_bound", "certificate", "sample_weights", "set_memory_limit",
+           "empirical_error", "target_weights", "pruning_lower_bound", "unit_success_probability"}
+
+
+def test_public_functions_document_parameters_returns_and_raises():
+    import inspect
+
+    missing = []
+    for name in lottolib.__all__:
+        obj = getattr(lottolib, name)
+        if not inspect.isfunction(obj):
+            continue
+        doc = inspect.getdoc(obj) or ""
+        signature = inspect.signature(obj)
+        if signature.parameters and "Parameters\n----------" not in doc:
+            missing.append(f"{name}: Parameters")
+        if signature.return_annotation not in (None, "None") and "Returns\n-------" not in doc:
+            missing.append(f"{name}: Returns")
+        if name in RAISING and "Raises\n------" not in doc:
+            missing.append(f"{name}: Raises")
+    assert not missing, missing
+
+
+def test_docstrings_name_no_file_outside_the_repository_and_no_raw_roles():
+    import pkgutil
+
+    for module in pkgutil.iter_modules(lottolib.__path__):
+        text = importlib.import_module(f"lottolib.{module.name}").__doc__ or ""
+        source = Path(lottolib.__file__).with_name(f"{module.name}.py").read_text()
+        for bad in ("MATH.md", "{ref}", "{numref}", "{py:"):
+            assert bad not in source, f"lottolib/{module.name}.py mentions {bad}"
+        assert text, f"lottolib/{module.name}.py has no module docstring"
