@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 unexport MPLBACKEND
 
-.PHONY: setup book test lint notebooks assignments bench lab clean
+.PHONY: setup book test lint notebooks assignments bench lab mutants clean
 
 # Debian's Chromium, for the browser test of the HTML book (tests/test_browser.py).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -32,8 +32,10 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
+# ruff on the library, tests, scripts and the chapters (the executed notebooks); mypy on the library.
 lint: $(STAMP)
-	$(BIN)/ruff check lottolib tests scripts bench _ext
+	$(BIN)/ruff check lottolib tests scripts bench _ext chapters/*.ipynb
+	$(BIN)/mypy lottolib
 
 # The browser test opens the built book, so test builds it first (incremental: quick when up to date).
 test: $(STAMP) lint book
@@ -49,6 +51,13 @@ assignments: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/suite.py
 	$(BIN)/python scripts/execute_notebooks.py chapters/source/12_performance.md
+
+# Mutation testing of the math core (pyproject's [tool.mutmut]); slow, so not part of `make test`.
+# Results: `.venv/bin/mutmut results`, one mutant: `.venv/bin/mutmut show NAME`.
+mutants: $(STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/python scripts/mutation_report.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab chapters

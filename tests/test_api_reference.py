@@ -60,3 +60,12 @@ def test_docstrings_name_no_file_outside_the_repository_and_no_raw_roles():
         for bad in ("MATH.md", "{ref}", "{numref}", "{py:"):
             assert bad not in source, f"lottolib/{module.name}.py mentions {bad}"
         assert text, f"lottolib/{module.name}.py has no module docstring"
+
+
+def test_importing_the_library_figures_and_widgets_does_not_load_scikit_learn():
+    import subprocess
+    import sys
+
+    code = ("import sys, lottolib, lottolib.edge_popup, lottolib.plots, lottolib.widgets, lottolib.conv; "
+            "print('sklearn' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
