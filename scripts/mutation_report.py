@@ -68,16 +68,18 @@ def main() -> None:
         table.append({"module": module, "mutants": len(codes), "equivalent": sum(n in equivalent for n in codes),
                       **counts, "kill_rate": counts["killed"] / considered if considered else None})
         survivors += [name for name, code in codes.items() if classify(code) != "killed" and name not in equivalent]
-    print(f"{'module':<14}{'mutants':>8}{'equiv.':>8}{'killed':>8}{'survived':>9}{'no tests':>9}{'timeout':>8}{'kill rate':>10}")
+    header = ("module", "mutants", "equiv.", "killed", "survived", "no tests", "timeout", "kill rate")
+    print("".join(f"{h:<14}" if i == 0 else f"{h:>10}" for i, h in enumerate(header)))
     for row in table:
         rate = "-" if row["kill_rate"] is None else f"{100 * row['kill_rate']:.1f}%"
-        print(f"{row['module']:<14}{row['mutants']:>8}{row['equivalent']:>8}{row['killed']:>8}{row['survived']:>9}"
-              f"{row['no tests']:>9}{row['timeout']:>8}{rate:>10}")
+        cells = (row["mutants"], row["equivalent"], row["killed"], row["survived"], row["no tests"], row["timeout"], rate)
+        print(f"{row['module']:<14}" + "".join(f"{cell:>10}" for cell in cells))
     print(f"\n{len(survivors)} surviving non-equivalent mutants" + (":" if survivors else "."))
     for name in survivors:
         print(" ", name)
         if arguments.diffs:
-            shown = subprocess.run([str(Path(sys.executable).with_name("mutmut")), "show", name], cwd=ROOT, capture_output=True, text=True)
+            mutmut = str(Path(sys.executable).with_name("mutmut"))
+            shown = subprocess.run([mutmut, "show", name], cwd=ROOT, capture_output=True, text=True)
             print("\n".join("    " + line for line in shown.stdout.splitlines()))
     if arguments.json:
         arguments.json.write_text(json.dumps({"table": table, "survivors": survivors,
