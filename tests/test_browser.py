@@ -211,9 +211,9 @@ def test_book_is_built():
     assert {"index.html", "api.html", "chapters/01_one_weight.html"} <= set(PAGES)
 
 
-def _visit(browser, url: str) -> tuple[object, dict[str, list[str]]]:
+def _visit(browser, url: str, scale: int = 1) -> tuple[object, dict[str, list[str]]]:
     problems: dict[str, list[str]] = {"console": [], "offsite": [], "failed": []}
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=scale)
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
 
@@ -422,8 +422,8 @@ def test_screenshot(browser, server, name, full_page):
 
 
 def test_hero_figure_screenshot(browser, server):
-    """The figure that opens chapter 1, alone (``fig-pruned-block``)."""
-    page, problems = _visit(browser, f"{server}/chapters/00_lottery_tickets.html")
+    """The figure that opens chapter 1, alone (``fig-pruned-block``), as a high-density (2x) screen shows it."""
+    page, problems = _visit(browser, f"{server}/chapters/00_lottery_tickets.html", scale=2)
     _typeset(page)
     figure = page.locator("#fig-pruned-block")
     assert figure.count() == 1, "chapter 1 has no figure named fig-pruned-block"

@@ -9,6 +9,7 @@ import jupytext
 import nbformat
 import pytest
 from nbval.plugin import metadata_tags
+from test_style import png_width
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 SOURCES = sorted((CHAPTERS / "source").glob("*.md"))
@@ -101,6 +102,22 @@ def test_figures_have_captions_and_the_book_style(source):
     if figures:
         imports = next(cell for cell in stored.cells if cell.cell_type == "code")
         assert "use_book_style()" in imports.source, "figures are drawn in the book's one style (lottolib.style)"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_stored_figures_are_sharp(source):
+    """Every stored PNG has twice the pixels of its displayed width (``use_book_style`` under IPython: retina)."""
+    stored = nbformat.read(CHAPTERS / f"{source.stem}.ipynb", as_version=4)
+    blurry = []
+    for index, cell in enumerate(stored.cells):
+        for output in cell.get("outputs", []):
+            if "image/png" in output.get("data", {}):
+                shown = output.get("metadata", {}).get("image/png", {}).get("width")
+                pixels = png_width(output["data"]["image/png"])
+                if shown is None or pixels < 2 * shown - 1:
+                    first = cell.source.splitlines()[0][:60]
+                    blurry.append(f"cell {index} ({first!r}): {pixels} px shown at {shown or pixels}")
+    assert not blurry, "figures not at retina resolution, re-run `make notebooks`: " + "; ".join(blurry)
 
 
 EXERCISE_CHAPTERS = [s for s in SOURCES if s.stem[:2] in {"00", "01", "02", "03", "04", "05"}]
