@@ -12,7 +12,12 @@ combines, for a callable ``err`` that maps a batch of inputs to one error per ro
 3. **power steps** x ← ∇(err²/2)/‖∇(err²/2)‖: on a linear region where err(x) = ‖M x‖ this is one
    step of the power method for MᵀM (the best step on that region), and it jumps between regions;
 4. **sign steps** x ← normalise(x + α sign(∇err)) with a shrinking α;
-5. **L-BFGS** (strong Wolfe line search) on the sphere parametrisation for the best few points.
+5. **L-BFGS** (strong Wolfe line search) on the sphere parametrisation for the best few points;
+6. **snapping**: coordinates of the best point below a fraction of its largest are set to 0
+   (worst inputs often lie on a face of an orthant, which gradient steps approach slowly), then
+   a few power steps on that face;
+7. **sign flips**: every single-coordinate sign flip of the best point, then power steps from
+   the best flipped points, while that improves (orthant changes that local steps cannot make).
 
 The errors of piecewise-linear, positively homogeneous networks (bias-free ReLU networks, their
 differences) peak on the sphere, so by default the search runs on the sphere (``on_sphere=True``);
@@ -153,6 +158,7 @@ def strong_adversary(
     lbfgs_points: int = 4,
     extra_starts: torch.Tensor | None = None,
     on_sphere: bool = True,
+    flip_rounds: int = 10,
     seed: int = 0,
 ) -> AdversaryResult:
     """The largest err(x) found over ‖x‖₂ ≤ 1 by screening, Adam, power steps, sign steps and L-BFGS.
@@ -174,6 +180,8 @@ def strong_adversary(
         the sphere), e.g. :func:`singular_starts`.
     on_sphere
         Search the sphere (right for positively homogeneous err), else the whole ball.
+    flip_rounds
+        Rounds of single-coordinate sign flips (each: d evaluations, then power steps).
     seed
         Seeds the random starts; the search is deterministic for a given seed.
 
@@ -249,6 +257,39 @@ def strong_adversary(
         best = candidates[torch.where(torch.isfinite(values), values, -math.inf).argsort(descending=True)[:lbfgs_points]]
         for start in best:
             _polish(tracker, start.clone().reshape(1, dim), on_sphere)
+
+    # 6. snap: worst inputs of ReLU networks often sit on a face of an orthant (some x_j = 0), which
+    #    gradient steps approach only slowly; zero the tiny coordinates and take a few power steps.
+    with torch.no_grad():
+        best = tracker.best_x.reshape(1, dim)
+        snapped = torch.cat([torch.where(best.abs() < threshold * best.abs().max(), 0.0, best)
+                             for threshold in (1e-9, 1e-6, 1e-4, 1e-3, 1e-2)])
+        snapped = _to_ball(snapped, True)
+        tracker.see("snap", snapped, tracker.evaluate(snapped))
+    for _ in range(10):
+        grad = _gradient(tracker, "snap", snapped, power=True)
+        zero = snapped == 0
+        grad = torch.where(zero, 0.0, grad)  # stay on the face
+        norm = grad.norm(dim=1, keepdim=True)
+        snapped = torch.where(norm > 0, grad / norm.clamp(min=1e-300), snapped)
+
+    # 7. sign flips: from the best point, flip the sign of one coordinate (all d at once, batched),
+    #    then power steps from the best few flipped points; repeat while it improves.
+    for _ in range(flip_rounds):
+        before = tracker.best
+        best = tracker.best_x.reshape(1, dim)
+        flips = best.repeat(dim, 1)
+        flips[torch.arange(dim), torch.arange(dim)] *= -1
+        with torch.no_grad():
+            values = torch.cat([tracker.evaluate(chunk) for chunk in flips.split(4096)])
+        tracker.see("flip", flips, values)
+        points = flips[torch.where(torch.isfinite(values), values, -math.inf).argsort(descending=True)[:8]]
+        for _ in range(20):
+            grad = _gradient(tracker, "flip", points, power=True)
+            norm = grad.norm(dim=1, keepdim=True)
+            points = torch.where(norm > 0, grad / norm.clamp(min=1e-300), points)
+        if tracker.best <= before * (1 + 1e-12):
+            break
 
     x_best = tracker.best_x.reshape(1, dim)
     with torch.no_grad():

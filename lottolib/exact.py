@@ -74,7 +74,7 @@ def _split(vertices: list[torch.Tensor], a: torch.Tensor) -> tuple[list[torch.Te
     values = [float(a @ v) for v in vertices]
     if len(vertices) == 2:  # an arc u → v
         (u, v), (fu, fv) = vertices, values
-        cut = _unit(fu * v - fv * u)  # a positive combination of u and v with a·cut = 0
+        cut = _unit(abs(fu) * v + abs(fv) * u)  # the positive combination of u and v with a·cut = 0
         return ([u, cut], [cut, v]) if fu > 0 else ([cut, v], [u, cut])
     positive, negative = [], []
     count = len(vertices)
