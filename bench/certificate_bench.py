@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import lottolib as L
 from lottolib.adversary import singular_starts, strong_adversary
+from lottolib.digits import digits_target
 from lottolib.propagation import recursion_certificate, tight_certificate_report
 
 WIDTH = 5
@@ -78,7 +79,7 @@ def main() -> None:
                 rows.append(row)
                 print(f"{method:10s} depth {depth} seed {seed}: old/adv {row['ratio_old']:.2f}  new/adv "
                       f"{row['ratio_new']:.3f}  ({row['method']}, {row['seconds_new']:.1f} s)", flush=True)
-    digits = L.digits.digits_target()
+    digits = digits_target()
     for method in ("pair", "subset_sum"):
         construction = L.prune_random_network(digits.weights, EPS, seed=0, width=K[method], method=method)
         row = {"target": "digits MLP", "method": method, "depth": len(digits.weights), "seed": 0,
