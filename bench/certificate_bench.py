@@ -60,7 +60,7 @@ def one(weights, construction):
     report = tight_certificate_report(weights, plus, minus)
     start = time.perf_counter()
     found = adversary(weights, plus, minus)
-    return {"old": old, "new": report.new, "method": report.method, "size": report.size,
+    return {"old": old, "new": report.new, "certificate_method": report.method, "size": report.size,
             "adversary": found.error, "ratio_old": old / found.error, "ratio_new": report.new / found.error,
             "seconds_old": old_seconds, "seconds_new": report.seconds,
             "seconds_adversary": time.perf_counter() - start, "note": report.note}
@@ -78,14 +78,15 @@ def main() -> None:
                        "k": K[method], **one(weights, construction)}
                 rows.append(row)
                 print(f"{method:10s} depth {depth} seed {seed}: old/adv {row['ratio_old']:.2f}  new/adv "
-                      f"{row['ratio_new']:.3f}  ({row['method']}, {row['seconds_new']:.1f} s)", flush=True)
+                      f"{row['ratio_new']:.3f}  ({row['certificate_method']}, {row['seconds_new']:.1f} s)", flush=True)
     digits = digits_target()
     for method in ("pair", "subset_sum"):
         construction = L.prune_random_network(digits.weights, EPS, seed=0, width=K[method], method=method)
         row = {"target": "digits MLP", "method": method, "depth": len(digits.weights), "seed": 0,
                "k": K[method], **one(digits.weights, construction)}
         rows.append(row)
-        print(f"digits {method}: old/adv {row['ratio_old']:.2f} new/adv {row['ratio_new']:.2f} ({row['method']})",
+        print(f"digits {method}: old/adv {row['ratio_old']:.2f} new/adv {row['ratio_new']:.2f} "
+              f"({row['certificate_method']})",
               flush=True)
     summary = {}
     for method in ("pair", "subset_sum"):
