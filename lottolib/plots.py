@@ -2,15 +2,22 @@
 
 Every widget in :mod:`lottolib.widgets` redraws one of these; the chapters call the same
 function once with default values as the widget's static twin for readers without a kernel.
+
+No figure here touches pyplot's state: each is a :class:`BookFigure` (a
+:class:`matplotlib.figure.Figure` with its own Agg canvas), so a notebook shows a figure only
+where a cell returns or displays it. A widget cell therefore shows the widget and nothing else
+(a pyplot figure would also be shown, frozen, when the cell ends), and a static twin cell shows
+its figure when the figure is the cell's last expression, with or without pyplot imported.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import io
+from typing import Any, ClassVar
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .digits import DigitsTarget, digits_target, prediction_accuracy
@@ -24,6 +31,7 @@ from .targets import random_target
 from .verify import sample_unit_ball
 
 __all__ = [
+    "BookFigure",
     "DeepView",
     "LayerView",
     "NeuronPruningView",
@@ -42,6 +50,26 @@ __all__ = [
 ]
 
 
+class BookFigure(Figure):
+    """A matplotlib Figure outside pyplot, drawn by its own Agg canvas, that Jupyter shows as a PNG.
+
+    pyplot never sees it: the inline backend does not show it when a cell ends and it is never
+    "open" (nothing to close). IPython displays it through :meth:`_repr_png_` (or through the
+    inline backend's own Figure formatter when that is active: the same PNG, cropped to the drawn
+    area at the figure's dpi), so a cell whose last expression is the figure shows it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        FigureCanvasAgg(self)
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=self.dpi, bbox_inches="tight",
+                     facecolor=self.get_facecolor(), edgecolor=self.get_edgecolor())
+        return buffer.getvalue()
+
+
 class View:
     """A figure drawn once and redrawn by ``update``, which changes only the data.
 
@@ -52,7 +80,7 @@ class View:
     defaults: ClassVar[dict[str, float]] = {}
 
     def __init__(self) -> None:
-        self.figure = plt.figure(figsize=(8.5, 3.0))
+        self.figure: Figure = BookFigure(figsize=(8.5, 3.0))
         self.figure.subplots_adjust(left=0.08, right=0.97, bottom=0.17, top=0.8, wspace=0.28)
 
     def update(self, **values: float) -> View:  # pragma: no cover - every subclass overrides
@@ -192,8 +220,8 @@ layer_figure = LayerView.draw
 def masks_figure(construction: LayerConstruction) -> Figure:
     """The two masks of a small pruned block: kept weights dark, group boundaries marked."""
     k, d = construction.block.k, construction.block.d
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2), constrained_layout=True,
-                                      gridspec_kw={"width_ratios": [1, 3]})
+    fig = BookFigure(figsize=(9, 3.2), layout="constrained")
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 3]})
     left.imshow(construction.first_mask.numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
     left.set(title="first layer mask (d·k × d)", xlabel="input j", ylabel="hidden unit (j, a)")
     right.imshow(construction.second_mask.numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
@@ -211,7 +239,8 @@ def pruned_block_diagram(construction: LayerConstruction) -> Figure:
     first, second = construction.block.first.detach(), construction.block.second.detach()
     hidden, d = first.shape
     n = second.shape[0]
-    fig, axis = plt.subplots(figsize=(7, 3.6), constrained_layout=True)
+    fig = BookFigure(figsize=(7, 3.6), layout="constrained")
+    axis = fig.subplots()
     y_in, y_hidden, y_out = (np.linspace(0, 1, m + 2)[1:-1] for m in (d, hidden, n))
     for unit in range(hidden):
         for j in range(d):
@@ -264,7 +293,7 @@ class DeepView(View):
             bar.set_height(value)
         for bar, value in zip(self.error_bars, (construction.certificate, measured, eps), strict=True):
             bar.set_height(value)
-        verdict = "certified" if construction.succeeded else "NOT certified"
+        verdict = "certified" if construction.succeeded else "FAILED (not certified)"
         self.title.set_text(f"k = {k} ({construction.random_parameters:,} random weights): {verdict} at ε = {eps:.2g}; "
                             f"test accuracy target {self.target_accuracy:.3f}, pruned {pruned_accuracy:.3f}")
         return self
@@ -317,18 +346,18 @@ class SubsetSumView(View):
         self.title = self.figure.suptitle("", fontsize=10)
 
     def update(self, k: int, eps: float, seed: int = 0) -> SubsetSumView:
-        etas, top = {}, 1
+        verdicts, top = {}, 1
         for method, stairs in self.stairs.items():
             construction = prune_layer(self.target_matrix, eps, k=k, seed=seed, method=method)
             errors = torch.cat([construction.plus_error, construction.minus_error]).abs().flatten()
             counts, _ = np.histogram(np.log10(np.maximum(errors.numpy(), 1e-9)), bins=self.edges)
             stairs.set_data(counts)
             top = max(top, counts.max())
-            etas[method] = construction.eta
+            verdicts[method] = f"{construction.eta:.2g} ({'ok' if construction.succeeded else 'FAILED'})"
         self.axis.set_ylim(0, top * 1.1)
         self.eps.set_xdata([np.log10(eps)] * 2)
-        self.title.set_text(f"k = {k} units per input: η pair {etas['pair']:.2g}, η SubsetSum {etas['subset_sum']:.2g} "
-                            f"(ε = {eps:.2g})")
+        self.title.set_text(f"k = {k} units per input, ε = {eps:.2g}: η pair {verdicts['pair']}, "
+                            f"η SubsetSum {verdicts['subset_sum']}")
         return self
 
 
