@@ -6,18 +6,24 @@ of integers (:func:`log_grid`), so every order of magnitude takes the same share
 and the readout shows the actual value; ε moves over a log scale. No slider updates while it is
 dragged (``continuous_update=False``): the figure is redrawn once, for the value where the
 slider is released. Each cap is chosen so that one update stays well under a second on two CPU
-cores. :func:`time_update` measures an update in the kernel (compute and render);
-``bench/widget_latency.py`` measures it in a browser, from the slider change to the new image.
+cores. An update runs torch on one thread: on a busy two-core machine two threads wait for each
+other (and spin), which made one update several times slower than one thread. :func:`time_update`
+measures an update in the kernel (compute and render); ``Explorer.update_seconds`` keeps the
+kernel-side time of recent updates; ``bench/widget_latency.py`` measures the whole path in a
+browser, from the release of a slider to the new image in the page.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import html
 import io
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import ipywidgets as widgets
+import torch
 from matplotlib.figure import Figure
 
 from .plots import DeepView, LayerView, NeuronPruningView, NeuronView, OneWeightView, SubsetSumView, View
@@ -30,6 +36,7 @@ __all__ = [
     "log_grid",
     "neuron_explorer",
     "neuron_pruning_explorer",
+    "one_thread",
     "one_weight_explorer",
     "render_png",
     "subset_sum_explorer",
@@ -100,6 +107,17 @@ def _eps_slider(value: float) -> widgets.FloatLogSlider:
                                   continuous_update=False, layout=widgets.Layout(**SLIDER_LAYOUT), style=SLIDER_STYLE)
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block with torch on one thread, then restore the thread count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def render_png(figure: Figure) -> bytes:
     """Render ``figure`` to PNG bytes at the widgets' resolution (:data:`WIDGET_DPI`)."""
     buffer = io.BytesIO()
@@ -130,6 +148,7 @@ class Explorer(widgets.VBox):
         self.note_text = note
         self.image = widgets.Image(format="png")
         self.note = widgets.HTML(self._note_html())
+        self.update_seconds: collections.deque[float] = collections.deque(maxlen=1000)
         row = widgets.HBox(list(sliders.values()), layout=widgets.Layout(flex_flow="row wrap"))
         super().__init__([row, self.image, self.note])
         for slider in sliders.values():
@@ -142,8 +161,12 @@ class Explorer(widgets.VBox):
 
     def redraw(self) -> None:
         """Update the view with :meth:`values` and show it; an exception is reported in the note."""
+        started = time.perf_counter()
         try:
-            self.image.value = render_png(self.view.update(**self.values()).figure)
+            with one_thread():
+                png = render_png(self.view.update(**self.values()).figure)
+            self.update_seconds.append(time.perf_counter() - started)
+            self.image.value = png
         except Exception as error:  # shown to the reader, who cannot see the kernel's log
             self.note.value = self._note_html(f"update failed: {type(error).__name__}: {error}")
         else:
@@ -216,5 +239,6 @@ def subset_sum_explorer() -> Explorer:
 def time_update(view: View, **values: float) -> float:
     """Seconds for one widget update of ``view``: compute, redraw and render to PNG, as the widget does."""
     started = time.perf_counter()
-    render_png(view.update(**{**view.defaults, **values}).figure)
+    with one_thread():
+        render_png(view.update(**{**view.defaults, **values}).figure)
     return time.perf_counter() - started
