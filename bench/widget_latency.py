@@ -1,6 +1,7 @@
 """Slider-to-image latency of every widget, in JupyterLab in a real browser (a `make bench` item).
 
 Usage: python bench/widget_latency.py [--changes N] [--out bench/widget_latency.json] [--lottolib-from REF]
+                                      [--screenshots DIR]
 
 What it does:
 1. Writes a notebook that creates each explorer of ``lottolib.widgets`` (one cell each, the explorer
@@ -119,6 +120,9 @@ def _start_lab(directory: Path, port: int, token: str) -> subprocess.Popen:
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
     tracker.write_text(json.dumps({"windowingMode": "none"}))
+    notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)  # no news toast over the widgets, no request for it
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True}))
     env = {**os.environ, **KERNEL_ENV, "JUPYTER_CONFIG_DIR": str(directory / ".lab" / "config"),
            "JUPYTER_RUNTIME_DIR": str(directory / ".lab" / "runtime"), "IPYTHONDIR": str(directory / ".lab" / "ipython")}
     env.pop("MPLBACKEND", None)
@@ -162,8 +166,10 @@ def _drag(page, slider, fraction: float) -> bool:
     return True
 
 
-def _measure_widget(page, cell, name: str, changes: int, seed: int) -> dict:
+def _measure_widget(page, cell, name: str, changes: int, seed: int, screenshots: Path | None) -> dict:
     cell.scroll_into_view_if_needed()
+    if screenshots is not None:
+        cell.screenshot(path=screenshots / f"{name}.png")
     sliders = cell.locator(".widget-slider")
     image = cell.locator("img.widget-image")
     labels = [sliders.nth(i).locator(".widget-label").first.inner_text() for i in range(sliders.count())]
@@ -202,7 +208,7 @@ def _measure_widget(page, cell, name: str, changes: int, seed: int) -> dict:
             "updates": measured}
 
 
-def measure(changes: int, lottolib_ref: str | None, seed: int) -> dict:
+def measure(changes: int, lottolib_ref: str | None, seed: int, screenshots: Path | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
@@ -240,7 +246,7 @@ def measure(changes: int, lottolib_ref: str | None, seed: int) -> dict:
                     arg=len(EXPLORERS), timeout=300_000, polling=200)
                 setup_output = cells.nth(0).locator(".jp-OutputArea-output").first.inner_text()
                 print("kernel:", setup_output.strip(), flush=True)
-                rows = [_measure_widget(page, cells.nth(index + 1), name, changes, seed + index)
+                rows = [_measure_widget(page, cells.nth(index + 1), name, changes, seed + index, screenshots)
                         for index, name in enumerate(EXPLORERS)]
                 kernel_times = json.loads(page.evaluate(RUN, KERNEL_TIMES) or "[]")
                 for row, seconds in zip(rows, kernel_times, strict=False):
@@ -271,8 +277,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "widget_latency.json"))
     parser.add_argument("--lottolib-from", dest="ref", help="measure lottolib as of this git commit")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--screenshots", type=Path, help="save a screenshot of each widget cell here")
     args = parser.parse_args()
-    results = measure(args.changes, args.ref, args.seed)
+    if args.screenshots is not None:
+        args.screenshots.mkdir(parents=True, exist_ok=True)
+    results = measure(args.changes, args.ref, args.seed, args.screenshots)
     for row in results["widgets"]:
         print(f"{row['widget']:<26} median {row['median_ms']:7.0f} ms   worst {row['worst_ms']:7.0f} ms   "
               f"({row['changes']} changes, up to {row['images_per_change_max']} image(s) per change)")

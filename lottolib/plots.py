@@ -3,11 +3,13 @@
 Every widget in :mod:`lottolib.widgets` redraws one of these; the chapters call the same
 function once with default values as the widget's static twin for readers without a kernel.
 
-No figure here touches pyplot's state: each is a :class:`BookFigure` (a
-:class:`matplotlib.figure.Figure` with its own Agg canvas), so a notebook shows a figure only
-where a cell returns or displays it. A widget cell therefore shows the widget and nothing else
-(a pyplot figure would also be shown, frozen, when the cell ends), and a static twin cell shows
-its figure when the figure is the cell's last expression, with or without pyplot imported.
+No figure here touches pyplot's state: each is a ``BookFigure``, a
+:class:`matplotlib.figure.Figure` with its own Agg canvas that IPython displays as a PNG (through
+its ``_repr_png_``, or through the inline backend's Figure formatter when that is active). So a
+notebook shows a figure only where a cell returns or displays it: a widget cell shows the widget
+and nothing else (a pyplot figure would also be shown, frozen, when the cell ends), and a static
+twin cell shows its figure when the figure is the cell's last expression (or is passed to
+``IPython.display.display``), with or without pyplot imported. ``plt.show()`` does not show it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from .targets import random_target
 from .verify import sample_unit_ball
 
 __all__ = [
-    "BookFigure",
     "DeepView",
     "LayerView",
     "NeuronPruningView",
@@ -54,7 +55,7 @@ class BookFigure(Figure):
     """A matplotlib Figure outside pyplot, drawn by its own Agg canvas, that Jupyter shows as a PNG.
 
     pyplot never sees it: the inline backend does not show it when a cell ends and it is never
-    "open" (nothing to close). IPython displays it through :meth:`_repr_png_` (or through the
+    "open" (nothing to close). IPython displays it through ``_repr_png_`` (or through the
     inline backend's own Figure formatter when that is active: the same PNG, cropped to the drawn
     area at the figure's dpi), so a cell whose last expression is the figure shows it.
     """

@@ -46,7 +46,7 @@ __all__ = [
 WIDGET_DPI = 80
 MANTISSAS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
 SLIDER_LAYOUT = {"width": "330px"}
-SLIDER_STYLE = {"description_width": "1.5em"}
+SLIDER_STYLE = {"description_width": "initial"}
 
 
 def log_grid(low: int, high: int, *, include: Iterable[int] = (),
@@ -119,7 +119,7 @@ def one_thread() -> Iterator[None]:
 
 
 def render_png(figure: Figure) -> bytes:
-    """Render ``figure`` to PNG bytes at the widgets' resolution (:data:`WIDGET_DPI`)."""
+    """Render ``figure`` to PNG bytes at the widgets' resolution (``WIDGET_DPI`` dots per inch)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=WIDGET_DPI)
     return buffer.getvalue()
@@ -137,7 +137,7 @@ class Explorer(widgets.VBox):
         The figure to redraw; its ``defaults`` supply every value without a slider.
     note : str
         Plain text under the sliders: their ranges and caps.
-    **sliders : ipywidgets.ValueWidget
+    sliders : ipywidgets.ValueWidget, as keyword arguments
         One slider per argument of ``view.update`` that the reader can move.
     """
 
