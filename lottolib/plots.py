@@ -19,8 +19,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 from .digits import DigitsTarget, digits_target, prediction_accuracy
 from .layer import LayerConstruction, prune_layer
@@ -76,6 +78,12 @@ class View:
 
     Reusing the axes (their ticks and text) keeps one widget update fast; ``figure`` with
     default values is the static twin the HTML book shows.
+
+    ``redrawn`` lists, in drawing order, every artist that ``update`` changes (whole axes
+    allowed), followed by the artists that must stay on top of them (spines, legends). :meth:`png`
+    then draws everything else once, keeps that background while the other axes keep their limits,
+    and on each update draws only ``redrawn`` over it. An empty list (axes whose limits follow the
+    data) means a full draw each time.
     """
 
     defaults: ClassVar[dict[str, float]] = {}
@@ -83,6 +91,40 @@ class View:
     def __init__(self) -> None:
         self.figure: Figure = BookFigure(figsize=(8.5, 3.0))
         self.figure.subplots_adjust(left=0.08, right=0.97, bottom=0.17, top=0.8, wspace=0.28)
+        self.redrawn: list[Artist] = []
+        self._background: tuple[tuple, Any] | None = None
+
+    def png(self, dpi: float) -> bytes:
+        """The figure as PNG bytes at ``dpi`` (which becomes the figure's dpi), for a widget.
+
+        Draws only ``redrawn`` over a cached background when it can: the same picture as a full
+        draw except that grid lines, which a full draw puts over markers and bars, stay under them.
+        Unlike ``savefig``, it does not crop or add metadata.
+        """
+        figure, canvas = self.figure, self.figure.canvas
+        if figure.dpi != dpi:
+            figure.set_dpi(dpi)
+        if not self.redrawn:
+            canvas.draw()
+        else:
+            static = [axes for axes in figure.axes if axes not in self.redrawn]
+            key = (dpi, tuple(figure.get_size_inches()),
+                   *((axes.get_xlim(), axes.get_ylim(), axes.get_position().bounds) for axes in static))
+            if self._background is None or self._background[0] != key:
+                shown = [artist for artist in self.redrawn if artist.get_visible()]
+                for artist in shown:
+                    artist.set_visible(False)
+                canvas.draw()
+                for artist in shown:
+                    artist.set_visible(True)
+                self._background = (key, canvas.copy_from_bbox(figure.bbox))
+            canvas.restore_region(self._background[1])
+            renderer = canvas.get_renderer()
+            for artist in self.redrawn:
+                artist.draw(renderer)
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
 
     def update(self, **values: float) -> View:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
@@ -111,8 +153,10 @@ class OneWeightView(View):
         (self.target,) = right.plot(self.x, self.x, color=COLORS["target"], label="w·x")
         (self.pruned,) = right.plot(self.x, self.x, color=COLORS["pruned"], linestyle="--", label="pruned block")
         right.set(xlabel="x", xlim=(-1, 1), ylim=(-1.05, 1.05))
-        right.legend(loc="upper left")
+        legend = right.legend(loc="upper left")
         self.title = self.figure.suptitle("", fontsize=10)
+        self.redrawn = [self.products, self.kept, *self.band, *left.spines.values(),
+                        self.target, self.pruned, *right.spines.values(), legend, self.title]
 
     def update(self, k: int, w: float, eps: float, seed: int = 0) -> OneWeightView:
         result = prune_one_weight(w, k, seed, eps)
@@ -157,10 +201,11 @@ class NeuronView(View):
         self.figure.colorbar(image, ax=left, shrink=0.85)
         left.set(title="target σ(⟨w, x⟩)", xlabel="x₁", ylabel="x₂")
         self.error = self.right.imshow(self._disk(target), origin="lower", extent=extent, cmap="magma")
-        self.figure.colorbar(self.error, ax=self.right, shrink=0.85)
+        colorbar = self.figure.colorbar(self.error, ax=self.right, shrink=0.85)
         self.right.set(xlabel="x₁")
         for axis in (left, self.right):
             axis.grid(False)
+        self.redrawn = [self.right, colorbar.ax]  # the error panel and its color scale; the target stays
 
     def _disk(self, values: torch.Tensor) -> np.ndarray:
         return values.masked_fill(self.outside, float("nan")).view(121, 121).numpy()
@@ -282,6 +327,8 @@ class DeepView(View):
         self.error_bars = self.right.bar(labels, [1.0] * 3, color=colors)
         self.right.set(yscale="log", ylim=(1e-5, 10))
         self.title = self.figure.suptitle("", fontsize=10)
+        self.redrawn = [*self.eta_bars, *self.left.spines.values(), *self.error_bars, *self.right.spines.values(),
+                        self.title]
 
     def update(self, k: int, eps: float, seed: int = 0) -> DeepView:
         construction = prune_random_network(self.target.weights, eps, seed=seed, width=k)
@@ -317,6 +364,7 @@ class NeuronPruningView(View):
         self.bars = self.axis.bar(labels, [1.0] * 3, color=[COLORS["minus"], COLORS["plus"], COLORS["pruned"]])
         self.axis.set(yscale="log", ylim=(1e-6, 2), ylabel="relative L2 error")
         self.title = self.figure.suptitle("", fontsize=10)
+        self.redrawn = [*self.bars, *self.axis.spines.values(), self.title]
 
     def update(self, d: int, width: int, seed: int = 0) -> NeuronPruningView:
         row = compare_pruning(d, max(width, d), seed=seed, samples=2000)

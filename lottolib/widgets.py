@@ -164,7 +164,7 @@ class Explorer(widgets.VBox):
         started = time.perf_counter()
         try:
             with one_thread():
-                png = render_png(self.view.update(**self.values()).figure)
+                png = self.view.update(**self.values()).png(WIDGET_DPI)
             self.update_seconds.append(time.perf_counter() - started)
             self.image.value = png
         except Exception as error:  # shown to the reader, who cannot see the kernel's log
@@ -240,5 +240,5 @@ def time_update(view: View, **values: float) -> float:
     """Seconds for one widget update of ``view``: compute, redraw and render to PNG, as the widget does."""
     started = time.perf_counter()
     with one_thread():
-        render_png(view.update(**{**view.defaults, **values}).figure)
+        view.update(**{**view.defaults, **values}).png(WIDGET_DPI)
     return time.perf_counter() - started
