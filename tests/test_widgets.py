@@ -236,6 +236,17 @@ def test_title_says_failed_exactly_when_the_construction_fails(view, failing, su
     assert "FAILED" not in _titles(figure_view.update(**{**view.defaults, **succeeding}).figure)
 
 
+def test_one_weight_title_gives_the_simulated_success_rate_for_every_eps():
+    """The view keeps the simulated errors across ε changes: its rate must still be the library's."""
+    from lottolib.probability import empirical_success_probability
+
+    view = plots.OneWeightView()
+    for eps in (0.02, 0.2, 0.002, 0.02):
+        title = view.update(k=500, w=0.3, eps=eps).figure.texts[0].get_text()
+        expected = empirical_success_probability(0.3, eps, 500, 400, 1)
+        assert f"{expected:.3f} over 400 seeds" in title
+
+
 def test_deep_title_says_failed_when_not_certified(explorers):
     view = explorers["deep_explorer"].view
     assert "FAILED" in _titles(view.update(k=1, eps=1e-4).figure)
