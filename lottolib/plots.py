@@ -79,11 +79,11 @@ class View:
     Reusing the axes (their ticks and text) keeps one widget update fast; ``figure`` with
     default values is the static twin the HTML book shows.
 
-    ``redrawn`` lists, in drawing order, every artist that ``update`` changes (whole axes
-    allowed), followed by the artists that must stay on top of them (spines, legends). :meth:`png`
-    then draws everything else once, keeps that background while the other axes keep their limits,
-    and on each update draws only ``redrawn`` over it. An empty list (axes whose limits follow the
-    data) means a full draw each time.
+    ``redrawn`` lists, in drawing order, every artist that ``update`` changes (whole axes, or the
+    y axis of axes whose y limits follow the data), followed by the artists that must stay on top
+    of them (spines, legends). :meth:`png` then draws everything else once, keeps that background
+    while the limits it shows stay the same, and on each update draws only ``redrawn`` over it.
+    An empty list means a full draw each time.
     """
 
     defaults: ClassVar[dict[str, float]] = {}
@@ -109,7 +109,8 @@ class View:
         else:
             static = [axes for axes in figure.axes if axes not in self.redrawn]
             key = (dpi, tuple(figure.get_size_inches()),
-                   *((axes.get_xlim(), axes.get_ylim(), axes.get_position().bounds) for axes in static))
+                   *((axes.get_position().bounds, None if axes.xaxis in self.redrawn else axes.get_xlim(),
+                      None if axes.yaxis in self.redrawn else axes.get_ylim()) for axes in static))
             if self._background is None or self._background[0] != key:
                 shown = [artist for artist in self.redrawn if artist.get_visible()]
                 for artist in shown:
@@ -243,10 +244,12 @@ class LayerView(View):
         self.eta = self.left.axvline(0, color=COLORS["pruned"], label="log₁₀ η")
         self.eps = self.left.axvline(0, color=COLORS["target"], linestyle=":", label="log₁₀ ε")
         self.left.set(xlabel="log₁₀ ‖block(x) − Wx‖,  ‖x‖ = 1", ylabel="inputs", xlim=(-7, 0))
-        self.left.legend(loc="upper left")
+        legend = self.left.legend(loc="upper left")
         self.weights = self.right.stairs(zeros, self.edges, fill=True, color=COLORS["minus"])
         self.right.set(xlabel="log₁₀ per-weight error |E±|", xlim=(-7, 0))
         self.title = self.figure.suptitle("", fontsize=10)
+        self.redrawn = [self.measured, self.left.yaxis, self.eta, self.eps, *self.left.spines.values(), legend,
+                        self.weights, self.right.yaxis, *self.right.spines.values(), self.title]
 
     def update(self, k: int, eps: float, seed: int = 0) -> LayerView:
         construction = prune_layer(self.target_matrix, eps, k=k, seed=seed)
@@ -395,8 +398,9 @@ class SubsetSumView(View):
                        for m, c in (("pair", COLORS["plus"]), ("subset_sum", COLORS["pruned"]))}
         self.eps = self.axis.axvline(0, color=COLORS["target"], linestyle=":", label="log₁₀ ε")
         self.axis.set(xlabel="log₁₀ per-weight error |E±|", ylabel="weights", xlim=(-9, 0))
-        self.axis.legend(loc="upper left")
+        legend = self.axis.legend(loc="upper left")
         self.title = self.figure.suptitle("", fontsize=10)
+        self.redrawn = [*self.stairs.values(), self.axis.yaxis, self.eps, *self.axis.spines.values(), legend, self.title]
 
     def update(self, k: int, eps: float, seed: int = 0) -> SubsetSumView:
         verdicts, top = {}, 1

@@ -7,7 +7,9 @@ and the readout shows the actual value; ε moves over a log scale. No slider upd
 dragged (``continuous_update=False``): the figure is redrawn once, for the value where the
 slider is released. Each cap is chosen so that one update stays well under a second on two CPU
 cores. An update runs torch on one thread: on a busy two-core machine two threads wait for each
-other (and spin), which made one update several times slower than one thread. :func:`time_update`
+other (and spin), which made one update several times slower than one thread. The image is drawn
+by :meth:`lottolib.plots.View.png`, which redraws only the artists an update changes over a
+cached background (axes, ticks, labels) and encodes the PNG with light compression. :func:`time_update`
 measures an update in the kernel (compute and render); ``Explorer.update_seconds`` keeps the
 kernel-side time of recent updates; ``bench/widget_latency.py`` measures the whole path in a
 browser, from the release of a slider to the new image in the page.
