@@ -212,6 +212,7 @@ def measure(changes: int, lottolib_ref: str | None, seed: int, screenshots: Path
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="widget-latency-") as temporary:
         directory = Path(temporary)
         lottolib_path = None
@@ -265,7 +266,8 @@ def measure(changes: int, lottolib_ref: str | None, seed: int, screenshots: Path
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     load = os.getloadavg()
     return {"machine": {"platform": platform.platform(), "python": platform.python_version(),
-                        "cpus": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in load],
+                        "cpus": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in load_at_start],
+                        "load_average_at_end": [round(x, 2) for x in load],
                         "chromium": subprocess.run([chromium, "--version"], capture_output=True, text=True).stdout.strip()},
             "lottolib": lottolib_ref or f"working tree at {commit}", "changes_per_widget": changes,
             "warmup_changes": WARMUP, "quiet_ms": QUIET_MS, "widgets": rows}
