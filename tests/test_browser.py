@@ -8,8 +8,8 @@ solutions. Full-page screenshots of chapter 1 (``00_lottery_tickets``) and of th
 chapter, and a first-screen screenshot of the landing page, are saved to ``test-artifacts/browser/``.
 
 Needs the built book (``make test`` builds it first) and Debian's ``chromium``, which
-``make setup`` installs. Without Chromium the test fails, unless LOTTOBOOK_SKIP_BROWSER=1 asks to
-skip it explicitly.
+``make browser`` installs (``make test`` runs it; reading and running the notebooks never needs it).
+Without Chromium the test fails, unless LOTTOBOOK_SKIP_BROWSER=1 asks to skip it explicitly.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def browser():
     if not Path(chromium).exists():
         if os.environ.get("LOTTOBOOK_SKIP_BROWSER") == "1":
             pytest.skip("LOTTOBOOK_SKIP_BROWSER=1")
-        pytest.fail("Debian's chromium is not installed: run `make setup` as root (or `apt-get install chromium`), "
+        pytest.fail("Debian's chromium is not installed: run `make browser` as root (or `apt-get install chromium`), "
                     "or set LOTTOBOOK_SKIP_BROWSER=1 to skip the browser test")
     from playwright.sync_api import sync_playwright
 
