@@ -40,7 +40,7 @@ book: $(STAMP)
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
 lint: $(STAMP)
-	$(BIN)/ruff check lottolib tests scripts bench _ext
+	$(BIN)/ruff check lottolib tests scripts bench _ext assignments/source
 
 # The browser and download tests open the built book, so test builds it first (incremental: quick when up to date).
 test: $(STAMP) browser lint book

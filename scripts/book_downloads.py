@@ -16,33 +16,19 @@ with the versions the book was built with, and a ``README.txt``.
 
 from __future__ import annotations
 
-import re
 import sys
 import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_wheel import build_wheel
+from build_wheel import build_wheel, pinned
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_ZIP = "lottobook-notebooks.zip"
 FOLDER = "lottobook-notebooks"
 # Needed by the chapters beyond lottolib's own dependencies: myst_nb.glue puts computed numbers into the text.
 EXTRA = ("myst-nb",)
-
-
-def pinned(names: tuple[str, ...], root: Path = ROOT) -> list[str]:
-    """``name==version`` for each name, with the version pinned in the repository's requirements.txt."""
-    pins = {}
-    for line in (root / "requirements.txt").read_text().splitlines():
-        match = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line.strip())
-        if match:
-            pins[match[1].lower().replace("_", "-")] = line.strip()
-    missing = [name for name in names if name not in pins]
-    if missing:
-        raise RuntimeError(f"requirements.txt pins no version of {missing}")
-    return [pins[name] for name in names]
 
 
 def readme(wheel: str) -> str:

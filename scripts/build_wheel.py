@@ -10,6 +10,7 @@ dependencies from pyproject.toml (torch==2.13.0, numpy, matplotlib, ipywidgets, 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,25 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pinned(names: tuple[str, ...], root: Path = ROOT) -> list[str]:
+    """``name==version`` for each distribution name, as pinned in the repository's requirements.txt.
+
+    Raises
+    ------
+    RuntimeError
+        If requirements.txt pins no version of one of the names.
+    """
+    pins = {}
+    for line in (root / "requirements.txt").read_text().splitlines():
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line.strip())
+        if match:
+            pins[re.sub(r"[-_.]+", "-", match[1]).lower()] = line.strip()
+    missing = [name for name in names if re.sub(r"[-_.]+", "-", name).lower() not in pins]
+    if missing:
+        raise RuntimeError(f"requirements.txt pins no version of {missing}")
+    return [pins[re.sub(r"[-_.]+", "-", name).lower()] for name in names]
 
 
 def wheel_name(root: Path = ROOT) -> str:
