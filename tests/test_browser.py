@@ -24,7 +24,8 @@ Screenshots go to ``test-artifacts/browser/``: chapter 1 (``00_lottery_tickets``
 
 Needs the built book (``make test`` builds both editions first) and Debian's ``chromium``, which
 ``make browser`` installs (``make test`` runs it; reading and running the notebooks never needs it).
-Without Chromium the test fails, unless LOTTOBOOK_SKIP_BROWSER=1 asks to skip it explicitly. No assertion is about time; the timeouts are generous because the machine may
+Without Chromium the test fails, unless LOTTOBOOK_SKIP_BROWSER=1 asks to skip it explicitly.
+No assertion is about time; the timeouts are generous because the machine may
 be busy.
 """
 
