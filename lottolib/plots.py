@@ -21,7 +21,9 @@ import numpy as np
 import torch
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from PIL import Image
 
 from .digits import DigitsTarget, digits_target, prediction_accuracy
@@ -190,7 +192,7 @@ class NeuronView(View):
     """σ(⟨w, x⟩) on the unit disk for w = (0.8, −0.5) (left) and |error| of the pruned network (right),
     whose maximum the title compares with η."""
 
-    defaults: ClassVar[dict[str, float]] = {"k": 50, "eps": 0.05, "seed": 0}
+    defaults: ClassVar[dict[str, float]] = {"k": 500, "eps": 0.05, "seed": 0}
     weight = torch.tensor([[0.8, -0.5]], dtype=torch.float64)
 
     def __init__(self) -> None:
@@ -282,6 +284,8 @@ def masks_figure(construction: LayerConstruction) -> Figure:
     left.set(title="first layer mask (d·k × d)", xlabel="input j", ylabel="hidden unit (j, a)")
     right.imshow(construction.second_mask.numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
     right.set(title="second layer mask (n × d·k)", xlabel="hidden unit (j, a)", ylabel="output i")
+    left.set_xticks(range(d))
+    right.set_yticks(range(construction.block.n))
     for boundary in range(1, d):
         left.axhline(boundary * k - 0.5, color=COLORS["pruned"], linewidth=0.8)
         right.axvline(boundary * k - 0.5, color=COLORS["pruned"], linewidth=0.8)
@@ -291,28 +295,48 @@ def masks_figure(construction: LayerConstruction) -> Figure:
 
 
 def pruned_block_diagram(construction: LayerConstruction) -> Figure:
-    """Draw a small block as a graph: all random edges faint, the kept ones bold (red: u < 0 side)."""
-    first, second = construction.block.first, construction.block.second
+    """Draw a small pruned block as a graph, inputs at the top, the d·k random hidden units in a row,
+    outputs at the bottom: every random edge thin and grey, the kept ones bold, coloured by the sign
+    of their hidden unit's first-layer weight u (teal u > 0: the unit computes a multiple of σ(x_j);
+    yellow u < 0: of σ(−x_j)), as in the one-weight figure. Used units are circled; a legend says so."""
+    first, second = construction.block.first.numpy(), construction.block.second.numpy()
     hidden, d = first.shape
     n = second.shape[0]
-    fig = BookFigure(figsize=(7, 3.6), layout="constrained")
+    fig = BookFigure(figsize=(7, 3.4), layout="constrained")
     axis = fig.subplots()
-    y_in, y_hidden, y_out = (np.linspace(0, 1, m + 2)[1:-1] for m in (d, hidden, n))
+    x_in, x_hidden, x_out = (np.linspace(0, 1, m + 2)[1:-1] for m in (d, hidden, n))
+    first_mask, second_mask = construction.first_mask.numpy(), construction.second_mask.numpy()
+    own_input = np.arange(hidden) // construction.block.k
+    side = np.where(first[np.arange(hidden), own_input] > 0, COLORS["plus"], COLORS["minus"])
+    pruned: list[list[tuple[float, float]]] = []
+    kept: list[list[tuple[float, float]]] = []
+    kept_colors: list[str] = []
     for unit in range(hidden):
-        for j in range(d):
-            kept = bool(construction.first_mask[unit, j])
-            color = COLORS["pruned"] if first[unit, j] < 0 else COLORS["plus"]
-            axis.plot([0, 1], [y_in[j], y_hidden[unit]], color=color if kept else "#bbbbbb",
-                      linewidth=2 if kept else 0.3, alpha=1 if kept else 0.6)
-        for i in range(n):
-            kept = bool(construction.second_mask[i, unit])
-            axis.plot([1, 2], [y_hidden[unit], y_out[i]], color=COLORS["target"] if kept else "#bbbbbb",
-                      linewidth=2 if kept else 0.3, alpha=1 if kept else 0.6)
-    for x, ys, label in ((0, y_in, "input x"), (1, y_hidden, "random hidden units"), (2, y_out, "output")):
-        axis.scatter(np.full_like(ys, x), ys, s=40, color="white", edgecolor=COLORS["target"], zorder=3)
-        axis.text(x, -0.04, label, ha="center", va="top")
+        edges = [((x_in[j], 2.0), bool(first_mask[unit, j])) for j in range(d)]
+        edges += [((x_out[i], 0.0), bool(second_mask[i, unit])) for i in range(n)]
+        for end, is_kept in edges:
+            (kept if is_kept else pruned).append([end, (x_hidden[unit], 1.0)])
+            if is_kept:
+                kept_colors.append(side[unit])
+    axis.add_collection(LineCollection(pruned, colors="#bbbbbb", linewidths=0.3, alpha=0.5))
+    axis.add_collection(LineCollection(kept, colors=kept_colors, linewidths=2))
+    used = first_mask.any(axis=1)
+    axis.scatter(x_hidden[~used], np.ones(int((~used).sum())), s=2, color="#999999", zorder=3)
+    axis.scatter(x_hidden[used], np.ones(int(used.sum())), s=30, color="white", edgecolor=COLORS["target"], zorder=3)
+    for y, xs, names, va in ((2.0, x_in, [f"$x_{j + 1}$" for j in range(d)], "bottom"),
+                             (0.0, x_out, [f"$\\approx (Wx)_{i + 1}$" for i in range(n)], "top")):
+        axis.scatter(xs, np.full_like(xs, y), s=60, color="white", edgecolor=COLORS["target"], zorder=3)
+        for x, name in zip(xs, names, strict=True):
+            axis.text(x, y + (0.1 if va == "bottom" else -0.1), name, ha="center", va=va)
+    for y, label in ((2.0, "input"), (1.0, f"{hidden} random\nhidden units"), (0.0, "output")):
+        axis.text(-0.03, y, label, ha="right", va="center")
+    handles = [Line2D([], [], color=COLORS["plus"], linewidth=2, label="kept, unit with $u > 0$"),
+               Line2D([], [], color=COLORS["minus"], linewidth=2, label="kept, unit with $u < 0$"),
+               Line2D([], [], color="#bbbbbb", linewidth=1, label="pruned")]
+    axis.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3)
     axis.set_axis_off()
-    axis.set_ylim(-0.12, 1.02)
+    axis.set_xlim(-0.2, 1.0)
+    axis.set_ylim(-0.3, 2.3)
     return fig
 
 
@@ -321,7 +345,7 @@ class DeepView(View):
     the certificate, the largest error measured on the test inputs, and ε (right); the title gives the
     test accuracy of target and pruned network."""
 
-    defaults: ClassVar[dict[str, float]] = {"k": 300, "eps": 0.05, "seed": 0}
+    defaults: ClassVar[dict[str, float]] = {"k": 400, "eps": 0.1, "seed": 0}
 
     def __init__(self, target: DigitsTarget | None = None) -> None:
         super().__init__()
@@ -330,9 +354,9 @@ class DeepView(View):
         self.target_accuracy = prediction_accuracy(self.target_outputs, self.target.y_test)
         self.left, self.right = self.figure.subplots(1, 2)
         depth = len(self.target.weights)
-        self.eta_bars = self.left.bar([f"η_{i + 1}" for i in range(depth)], [1.0] * depth, color=COLORS["plus"])
+        self.eta_bars = self.left.bar([f"$\\eta_{i + 1}$" for i in range(depth)], [1.0] * depth, color=COLORS["pruned"])
         self.left.set(yscale="log", ylim=(1e-4, 10), title="per-layer η")
-        labels = ["certificate", "measured (test set)", "ε"]
+        labels = ["certificate", "measured\n(test set)", "ε"]
         colors = [COLORS["pruned"], COLORS["plus"], COLORS["target"]]
         self.error_bars = self.right.bar(labels, [1.0] * 3, color=colors)
         self.right.set(yscale="log", ylim=(1e-5, 10))

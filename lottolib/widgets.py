@@ -200,7 +200,7 @@ def one_weight_explorer() -> Explorer:
 def neuron_explorer() -> Explorer:
     """Sliders for k (units per input; hidden width 2k) and ε over :func:`~lottolib.plots.neuron_figure`."""
     return Explorer(NeuronView(), "k moves over a log-spaced grid and is capped at 5,000 units per input "
-                    "(hidden width 10,000); ε from 10⁻⁴ to 1.", k=_k_slider(50, 5_000), eps=_eps_slider(0.05))
+                    "(hidden width 10,000); ε from 10⁻⁴ to 1.", k=_k_slider(500, 5_000), eps=_eps_slider(0.05))
 
 
 def layer_explorer() -> Explorer:
@@ -213,7 +213,7 @@ def deep_explorer() -> Explorer:
     """Sliders for k (units per input) and ε over :class:`~lottolib.plots.DeepView` (the digits target)."""
     return Explorer(DeepView(), "k moves over a log-spaced grid and is capped at 500 units per input "
                     "(about 4 million random weights) to keep an update fast; ε from 10⁻⁴ to 1.",
-                    k=_k_slider(300, 500), eps=_eps_slider(0.05))
+                    k=_k_slider(400, 500), eps=_eps_slider(0.1))
 
 
 NEURON_PRUNING_WIDTHS = sorted(m * 2**e for m in (4, 5, 6) for e in range(2, 9) if m * 2**e <= 1024)
