@@ -135,12 +135,12 @@ class ResidualTarget:
 
     @property
     def outputs(self) -> int:
-        """Output dimension: n with a read-out, else d."""
+        """The number of outputs (n with a read-out, else d)."""
         return self.d if self.readout is None else self.readout.shape[0]
 
     @property
     def layers(self) -> list[torch.Tensor]:
-        """Every weight matrix in the order the random network approximates them: W₁⁽¹⁾, W₂⁽¹⁾, …, W_out."""
+        """The weight matrices W₁⁽¹⁾, W₂⁽¹⁾, …, W_out, in the order the random network approximates them."""
         matrices = [matrix for pair in self.blocks for matrix in pair]
         return matrices if self.readout is None else [*matrices, self.readout]
 
@@ -475,6 +475,7 @@ class ResidualConstruction(Construction):
 
     @property
     def description(self) -> str:
+        """What was built (blocks, k per pair, method), for the message."""
         readout = "" if self.target.readout is None else " and a read-out"
         return (f"pruned random residual network, {len(self.target.blocks)} blocks{readout} "
                 f"(k = {self.k_per_layer}, {self.method})")
@@ -502,6 +503,7 @@ class ResidualConstruction(Construction):
         return nn.Sequential(*modules)
 
     def target_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The target's output F(x) in float64, for inputs x of shape (m, d)."""
         return self.target.forward(x)
 
 
@@ -621,7 +623,7 @@ class ConvResidualConstruction(Construction):
 
     @cached_property
     def certificate(self) -> float:
-        """Δ for one block with the image-level numbers: a = ‖K̂₁‖₂√(hw), η₁ = η√(hw), and so on, rounded up."""
+        """The one-block recursion with the image-level numbers (a = ‖K̂₁‖₂√(hw), η₁ = η√(hw), …), rounded up."""
         norms = [(operator_bound(self.first.kernel), operator_bound(self.second.kernel))]
         return residual_certificate(norms, [(self.first.certificate, self.second.certificate)])
 
@@ -635,6 +637,7 @@ class ConvResidualConstruction(Construction):
 
     @property
     def description(self) -> str:
+        """What was built (kernel shapes, k per pair, method), for the message."""
         shapes = " and ".join("x".join(str(s) for s in c.kernel.shape) for c in (self.first, self.second))
         ks = [self.first.layer.block.k, self.second.layer.block.k]
         return f"convolutional residual block (kernels {shapes}, k = {ks}, {self.first.layer.method})"
@@ -650,6 +653,7 @@ class ConvResidualConstruction(Construction):
         return nn.Sequential(Residual(branch))
 
     def target_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x + K₂ ∗ σ(K₁ ∗ x) in float64, for images x of shape (m, c, H, W)."""
         x = torch.as_tensor(x, dtype=torch.float64)
         hidden = torch.relu(nn.functional.conv2d(x, self.first.kernel, padding=self.first.padding))
         return x + nn.functional.conv2d(hidden, self.second.kernel, padding=self.second.padding)

@@ -10,7 +10,7 @@ bias-free, with biases folded in through the constant coordinate as in chapter 5
 the first layer's bias; one hidden unit per block starts as a copy of the constant (row e_65 of W₁), and
 W₂'s column on it is the second layer's bias; W₂'s last row is zero, so the skip carries the constant
 through every block unchanged; W_out's last column is the read-out's bias. The folded weights are
-trained directly (full-batch Adam, float64, on x·√65 = (pixels / 16, 1), as :func:`digits_target`;
+trained directly (full-batch Adam, float64, on x·√65 = (pixels / 16, 1), as :func:`~lottolib.digits.digits_target`;
 a bias-free network is positively homogeneous, so the same weights on x give logits divided by √65
 and the same argmax).
 
