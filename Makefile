@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 unexport MPLBACKEND
 
-.PHONY: setup book test lint notebooks assignments bench lab mutants clean
+.PHONY: setup book book-student test lint notebooks assignments bench lab mutants clean
 
 # Debian's Chromium, for the browser test of the HTML book (tests/test_browser.py).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -32,13 +32,17 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
+# The same book without solutions (exercises kept), for students: _build/student/html.
+book-student: $(STAMP)
+	$(BIN)/python scripts/build_student_edition.py
+
 # ruff on the library, tests, scripts and the chapters (the executed notebooks); mypy on the library.
 lint: $(STAMP)
 	$(BIN)/ruff check lottolib tests scripts bench _ext chapters/*.ipynb
 	$(BIN)/mypy lottolib
 
-# The browser test opens the built book, so test builds it first (incremental: quick when up to date).
-test: $(STAMP) lint book
+# The browser test opens both built editions, so test builds them first (incremental: quick when up to date).
+test: $(STAMP) lint book book-student
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval chapters
 

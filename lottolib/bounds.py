@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 UNIT_ROUNDOFF = 2.0**-53
-"""u: the relative rounding error of one float64 operation rounded to nearest."""
+"""The unit roundoff u = 2⁻⁵³, the relative error of one float64 operation rounded to nearest."""
 
 
 def add_up(a: float, b: float) -> float:

@@ -60,7 +60,7 @@ class Construction(ABC):
     @property
     @abstractmethod
     def description(self) -> str:
-        """What was built, for :attr:`message` (e.g. ``"layer 16x16 with k = 48 units per input (pair)"``)."""
+        """What was built, for the message (e.g. ``"layer 16x16 with k = 48 units per input (pair)"``)."""
 
     @property
     @abstractmethod
@@ -82,7 +82,7 @@ class Construction(ABC):
 
     @abstractmethod
     def target_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """F(x), the function approximated, in float64: x (m, *input_shape) → (m, outputs)."""
+        """F(x), the function approximated, in float64, for a batch ``x`` of shape ``(m, *input_shape)``."""
 
     @property
     def kept_parameters(self) -> int:
@@ -106,7 +106,7 @@ class Construction(ABC):
 
     @property
     def message(self) -> str:
-        """One line: what was built, its certificate, and whether it meets ``eps``."""
+        """One line saying what was built, its certificate, and whether it meets ``eps``."""
         bound = "no certificate" if math.isinf(self.certificate) else f"certificate {self.certificate:.3g}"
         if self.eps is None:
             return f"{self.description}: {bound} (no eps asked)"
@@ -115,7 +115,7 @@ class Construction(ABC):
         return f"{self.description} FAILED: {bound} > eps={self.eps:.3g}; {self.failure_hint}"
 
     def error(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """‖G̃(x) − F(x)‖₂ for each input: x (m, *input_shape) → (m,), float64.
+        """‖G̃(x) − F(x)‖₂ for each input of a batch ``x`` of shape ``(m, *input_shape)``, as a float64 tensor (m,).
 
         ``y`` is for searches that fit labelled data instead of a target network (edge-popup), where
         the error is 1 for a misclassified input and 0 otherwise; a construction with a target takes none.

@@ -86,12 +86,12 @@ class ConvConstruction(Construction):
 
     @property
     def patch_eta(self) -> float:
-        """η: at every location, ‖pair − conv‖₂ ≤ η ‖patch‖₂."""
+        """η of the patch-level block, so that at every location ‖pair − conv‖₂ ≤ η ‖patch‖₂."""
         return self.layer.eta
 
     @cached_property
     def certificate(self) -> float:
-        """η √(h w), rounded up: ‖pair(x) − conv(x)‖₂ ≤ this · ‖x‖₂ for every image."""
+        """η √(h w) rounded up, so that ‖pair(x) − conv(x)‖₂ ≤ this · ‖x‖₂ for every image."""
         return bounds.mul_up(self.layer.eta, _sqrt_up(self.kernel.shape[2] * self.kernel.shape[3]))
 
     @property

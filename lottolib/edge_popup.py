@@ -6,7 +6,7 @@ W ⊙ M(s), M(s) ∈ {0, 1}. The weights W are never changed; the scores are tra
 descent with the straight-through estimator: the gradient of the loss with respect to the
 masked weight's mask entry, ∂L/∂M · W, is passed to s as if M(s) were the identity.
 
-Also here: exhaustive mask search, which shows why search must be heuristic (2^{#weights} masks).
+Also here: exhaustive mask search, which shows why search must be heuristic (2 to the power of the number of weights, masks).
 
 Introduced in chapter 8, *Hardness, and heuristics that work*.
 """
@@ -178,7 +178,7 @@ def train_dense(
 
 
 def exhaustive_mask_search(x: torch.Tensor, y: torch.Tensor, weights: Sequence[torch.Tensor]) -> tuple[float, int, float]:
-    """Try every mask of a tiny bias-free ReLU net (2^{#weights} of them) and return
+    """Try every mask of a tiny bias-free ReLU net (2 to the power of the number of weights) and return
     (best training accuracy, masks tried, seconds). Vectorised over masks in chunks; feasible only
     up to about 20 weights, which is the point.
     """

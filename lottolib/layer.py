@@ -32,10 +32,10 @@ from .subset_sum import MAX_SIDE_CANDIDATES, SubsetChoice, choose_subsets
 __all__ = ["CHUNK_ELEMENTS", "METHODS", "LayerConstruction", "prune_block", "prune_layer"]
 
 CHUNK_ELEMENTS = 1 << 22
-"""Candidate values held at once (float64): bounds peak memory to a few tens of MB."""
+"""Candidate values held at once (float64), which bounds the search's memory to a few tens of MB."""
 
 METHODS = ("pair", "subset_sum")
-"""How each side of a target weight is approximated: the best single unit, or the best subset of units."""
+"""How each side of a target weight is approximated, by the best single unit or the best subset of units."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +60,7 @@ class LayerConstruction(Construction):
 
     @cached_property
     def eta(self) -> float:
-        """η ≥ ‖[E⁺ | E⁻]‖₂ (exact errors, rounded outward): ‖block(x) − W x‖₂ ≤ η ‖x‖₂ for every x."""
+        """η, a float ≥ the exact ‖[E⁺ | E⁻]‖₂ (rounded outward), so that ‖block(x) − W x‖₂ ≤ η ‖x‖₂ for every x."""
         kept = self.second_mask.view(self.block.n, self.block.d, self.block.k)
         u = _group_first_weights(self.block)
         counts = torch.cat([(kept & (u > 0)).sum(dim=2), (kept & (u < 0)).sum(dim=2)], dim=1)
@@ -68,7 +68,7 @@ class LayerConstruction(Construction):
 
     @property
     def certificate(self) -> float:
-        """η: on the unit ball the block's error is at most η."""
+        """The block's error on the unit ball is at most η, so η is its certificate."""
         return self.eta
 
     @property
@@ -158,7 +158,7 @@ def prune_block(
     -------
     LayerConstruction
         Returned whether or not η meets ``eps``. Vectorised over all weights, chunked over output
-        rows (at most :data:`CHUNK_ELEMENTS` candidate values at once).
+        rows (at most ``CHUNK_ELEMENTS`` candidate values at once).
 
     Raises
     ------

@@ -28,15 +28,15 @@ __all__ = [
 ]
 
 BYTES_PER_PARAMETER = 16
-"""Peak bytes per random parameter: the float32 weight (4), its two masks' share and the index and error
+"""Peak bytes per random parameter, for the float32 weight (4), its two masks' share and the index and error
 tensors of the pruning step, with room to spare (measured: 6–12)."""
 
 OVERHEAD_BYTES = 512 * 2**20
-"""Peak bytes independent of the network's size: the chunked search (at most 2²² float64 values per
+"""Peak bytes independent of the network's size, for the chunked search (at most 2²² float64 values per
 tensor, a few tensors at once) and the allocator's slack."""
 
 DEFAULT_MEMORY_LIMIT = 8 * 2**30
-"""8 GiB: the default limit on a construction's estimated peak memory."""
+"""The default limit on a construction's estimated peak memory, 8 GiB."""
 
 _limit = DEFAULT_MEMORY_LIMIT
 
@@ -94,7 +94,7 @@ def memory_limit() -> int:
     Returns
     -------
     int
-        Bytes (default :data:`DEFAULT_MEMORY_LIMIT`).
+        Bytes (default :data:`~lottolib.memory.DEFAULT_MEMORY_LIMIT`).
     """
     return _limit
 

@@ -269,7 +269,7 @@ def prune_random_network(
     delta
         Failure probability for ``k="proved"``.
     method
-        ``"pair"`` (chapter 5) or ``"subset_sum"`` (chapter 9).
+        ``"pair"`` (chapter 2) or ``"subset_sum"`` (chapter 9).
 
     Returns
     -------

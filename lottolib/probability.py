@@ -78,7 +78,7 @@ def worst_case_unit_probability(eps: float) -> float:
     -------
     float
         p(1, ε). For ε < ½ the bracket is summed as its series Σ_{m ≥ 2} ε^m / (m(m − 1)), which has
-        no cancellation (the closed form loses every digit below ε ≈ 1e-8), so the result stays
+        no cancellation (the closed form loses every digit below ε ≈ 10⁻⁸), so the result stays
         positive and accurate for every ε > 0; it lies between ε²/8 and ε²/(8(1 − ε)).
     """
     eps = check_eps(eps)

@@ -11,7 +11,13 @@ COLORS = {"target": "#222222", "pruned": "#d1495b", "plus": "#00798c", "minus": 
 
 
 def use_book_style() -> None:
-    """Set the book's rcParams: small, legible, high-resolution figures with the book's colors."""
+    """Set the book's rcParams (small, legible figures with the book's colors) and sharp inline figures.
+
+    In a notebook (under IPython) figures are also stored as PNG at twice their resolution ("retina"):
+    the image keeps its displayed size in the output's metadata, so the book shows it at that size
+    and a high-density screen gets every pixel. nbval does not compare PNG data, so re-run notebooks
+    still compare equal to the stored ones. Outside IPython only the rcParams change.
+    """
     mpl.rcParams.update({
         "figure.figsize": (7.0, 3.2),
         "figure.dpi": 100,
@@ -24,3 +30,17 @@ def use_book_style() -> None:
         "axes.prop_cycle": cycler(color=[*list(COLORS.values())[1:], "#30638e", "#8d96a3"]),
         "legend.frameon": False,
     })
+    _sharp_inline_figures()
+
+
+def _sharp_inline_figures() -> None:
+    """Under IPython, show (and so store) figures as PNG at twice the resolution, at the same displayed size."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # no IPython: a script, nothing is displayed inline
+        return
+    if get_ipython() is None:
+        return
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    set_matplotlib_formats("retina")

@@ -4,6 +4,8 @@ import importlib
 import re
 from pathlib import Path
 
+import pytest
+
 import lottolib
 
 API_PAGE = Path(__file__).resolve().parent.parent / "api.md"
@@ -69,3 +71,40 @@ def test_importing_the_library_figures_and_widgets_does_not_load_scikit_learn():
     code = ("import sys, lottolib, lottolib.edge_popup, lottolib.plots, lottolib.widgets, lottolib.conv; "
             "print('sklearn' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def _book_chapters() -> dict[int, str]:
+    """Chapter number -> title, as the book numbers them: the numbered parts of _toc.yml, in order, one count."""
+    import yaml
+
+    root = API_PAGE.parent
+    titles, number = {}, 0
+    for part in yaml.safe_load((root / "_toc.yml").read_text())["parts"]:
+        for chapter in part["chapters"] if part.get("numbered") else []:
+            number += 1
+            source = root / "chapters" / "source" / f"{Path(chapter['file']).name}.md"
+            titles[number] = next(line[2:].strip() for line in source.read_text().splitlines() if line.startswith("# "))
+    return titles
+
+
+def test_docstrings_number_chapters_as_the_book_does():
+    """``chapter N, *Title*`` names the book's chapter N (file number + 1); a bare ``chapter N`` exists."""
+    chapters = _book_chapters()
+    assert chapters[2] == "One weight" and len(chapters) >= 10
+    wrong = []
+    for path in sorted(Path(lottolib.__file__).parent.glob("*.py")):
+        text = path.read_text()
+        for match in re.finditer(r"\bchapters? (\d+)(?:[–-](\d+))?(?:, \*([^*]+)\*)?", text):
+            line = text.count("\n", 0, match.start()) + 1
+            numbers = [int(g) for g in match.groups()[:2] if g]
+            title = " ".join(match[3].split()) if match[3] else None
+            if any(n not in chapters for n in numbers) or (title and chapters[numbers[0]] != title):
+                wrong.append(f"lottolib/{path.name}:{line}: {match[0]!r}, but the book's chapter {numbers[0]} is "
+                             f"{chapters.get(numbers[0])!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_api_page_links_the_notation_page_when_there_is_one():
+    if not (API_PAGE.parent / "notation.md").is_file():
+        pytest.skip("no notation page in this book yet")
+    assert "{ref}`notation`" in API_PAGE.read_text(), "link the notation page from api.md"

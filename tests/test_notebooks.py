@@ -1,14 +1,25 @@
 """The stored notebooks are the executed form of their MyST sources, fit for nbval and the offline book."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
+from nbval.plugin import metadata_tags
+from test_style import png_width
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 SOURCES = sorted((CHAPTERS / "source").glob("*.md"))
+NBVAL_TAGS = set(metadata_tags)  # the cell tags nbval acts on: nbval-ignore-output, nbval-skip, ...
+_WIDGET_CALL = re.compile(r"^\s*(?:\w+\s*=\s*)?\w+_explorer\(", flags=re.M)
+
+
+def _is_widget_cell(cell) -> bool:
+    """A code cell that shows a live widget: it calls a ``*_explorer(...)`` function."""
+    return cell.cell_type == "code" and _WIDGET_CALL.search(cell.source) is not None
 
 
 def test_every_source_has_a_notebook_and_back():
@@ -43,25 +54,40 @@ def test_page_skeleton_and_widget_twins(source):
     assert first.startswith(f"({first[1:first.index(')')]})=\n# "), "a page starts with a (label)= target and a title"
     assert "**What you will learn**" in first
     for index, cell in enumerate(stored.cells):
-        if cell.cell_type == "code" and "_explorer()" in cell.source:
-            tags = cell.metadata.get("tags", [])
-            assert "nbval-ignore-output" in tags or cell.source.splitlines()[0] == "# NBVAL_IGNORE_OUTPUT", \
-                "tag the widget cell nbval-ignore-output (or start it with the bare marker line)"
-            assert "remove-output" in tags
+        if _is_widget_cell(cell):
             twin = stored.cells[index + 1]
             assert twin.cell_type == "code" and "_figure(" in twin.source, "a widget needs its static twin next"
             assert any("image/png" in output.get("data", {}) for output in twin.outputs)
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
-def test_nbval_markers_are_bare_lines_with_a_reason(source):
+def test_nbval_markers_are_cell_tags_out_of_the_readers_view(source):
+    """Test machinery is not for the reader: nbval markers are cell tags, never comment lines in the code."""
     stored = nbformat.read(CHAPTERS / f"{source.stem}.ipynb", as_version=4)
     for cell in stored.cells:
-        lines = cell.source.splitlines()
-        for index, line in enumerate(lines):
-            if "NBVAL" in line:
-                assert line == "# NBVAL_IGNORE_OUTPUT", f"unrecognised nbval marker {line!r}"
-                assert index + 1 < len(lines) and lines[index + 1].startswith("# (why:"), "say why the output is volatile"
+        assert "NBVAL" not in cell.source, f"use the tag nbval-ignore-output, not a comment: {cell.source[:80]!r}"
+        tags = cell.metadata.get("tags", [])
+        unknown = [tag for tag in tags if tag.startswith("nbval") and tag not in NBVAL_TAGS]
+        assert not unknown, f"nbval does not know the tag(s) {unknown}; it knows {sorted(NBVAL_TAGS)}"
+        if _is_widget_cell(cell):
+            missing = {"remove-output", "nbval-ignore-output"} - set(tags)
+            assert not missing, f"a widget cell needs the tags {sorted(missing)}: {cell.source[:80]!r}"
+
+
+def test_nbval_honours_the_ignore_output_tag(tmp_path):
+    """The tag works in `pytest --nbval`: a volatile cell passes with it and fails without it."""
+    for name, tags in (("tagged", ["nbval-ignore-output"]), ("untagged", [])):
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        notebook.cells = [nbformat.v4.new_code_cell("import uuid\nprint(uuid.uuid4())", metadata={"tags": tags},
+                                                    execution_count=1)]
+        notebook.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="stored, not what a run prints\n")]
+        nbformat.write(notebook, tmp_path / f"{name}.ipynb")
+    runs = {name: subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q",
+                                  f"{name}.ipynb"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+            for name in ("tagged", "untagged")}
+    assert runs["tagged"].returncode == 0, runs["tagged"].stdout[-2000:]
+    assert runs["untagged"].returncode == 1 and "1 failed" in runs["untagged"].stdout, runs["untagged"].stdout[-2000:]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -76,6 +102,22 @@ def test_figures_have_captions_and_the_book_style(source):
     if figures:
         imports = next(cell for cell in stored.cells if cell.cell_type == "code")
         assert "use_book_style()" in imports.source, "figures are drawn in the book's one style (lottolib.style)"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_stored_figures_are_sharp(source):
+    """Every stored PNG has twice the pixels of its displayed width (``use_book_style`` under IPython: retina)."""
+    stored = nbformat.read(CHAPTERS / f"{source.stem}.ipynb", as_version=4)
+    blurry = []
+    for index, cell in enumerate(stored.cells):
+        for output in cell.get("outputs", []):
+            if "image/png" in output.get("data", {}):
+                shown = output.get("metadata", {}).get("image/png", {}).get("width")
+                pixels = png_width(output["data"]["image/png"])
+                if shown is None or pixels < 2 * shown - 1:
+                    first = cell.source.splitlines()[0][:60]
+                    blurry.append(f"cell {index} ({first!r}): {pixels} px shown at {shown or pixels}")
+    assert not blurry, "figures not at retina resolution, re-run `make notebooks`: " + "; ".join(blurry)
 
 
 EXERCISE_CHAPTERS = [s for s in SOURCES if s.stem[:2] in {"00", "01", "02", "03", "04", "05"}]

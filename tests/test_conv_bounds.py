@@ -1,0 +1,36 @@
+"""Image-level conv bounds: the exact conv matrix, and the pair's η_img against the patch bound and an adversary."""
+
+from __future__ import annotations
+
+import torch
+
+from lottolib.adversary import strong_adversary
+from lottolib.conv import prune_conv
+from lottolib.conv_bounds import conv_matrix, conv_operator_norm_bound, conv_pair_eta
+
+
+def test_conv_matrix_is_the_convolution():
+    generator = torch.Generator().manual_seed(0)
+    kernel = torch.rand(2, 1, 3, 3, generator=generator, dtype=torch.float64) * 2 - 1
+    x = torch.randn(5, 1, 6, 6, generator=generator, dtype=torch.float64)
+    matrix = conv_matrix(kernel, (1, 6, 6), padding=1)
+    direct = torch.nn.functional.conv2d(x, kernel, padding=1).flatten(1)
+    assert torch.allclose(x.flatten(1) @ matrix.T, direct, atol=1e-12)
+    assert conv_operator_norm_bound(kernel, (1, 6, 6), padding=1) >= float(torch.linalg.matrix_norm(matrix, ord=2))
+
+
+def test_image_level_eta_bounds_the_pair_and_beats_the_patch_bound():
+    generator = torch.Generator().manual_seed(1)
+    kernel = torch.rand(2, 1, 3, 3, generator=generator, dtype=torch.float64) * 2 - 1
+    construction = prune_conv(kernel, 0.1, k=40, seed=3)
+    plus = construction.layer.plus_error.reshape(kernel.shape)
+    minus = construction.layer.minus_error.reshape(kernel.shape)
+    eta_image = conv_pair_eta(plus, minus, (1, 6, 6))
+    pair = construction.module().double()
+
+    def err(x):
+        return (pair(x) - torch.nn.functional.conv2d(x, kernel)).flatten(1).norm(dim=1)
+
+    found = strong_adversary(err, (1, 6, 6), samples=512, starts=16, steps=60)
+    assert found.error <= eta_image
+    assert eta_image <= construction.eta * (1 + 1e-12)

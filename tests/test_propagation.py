@@ -1,0 +1,201 @@
+"""The tight certificate, the strong adversary and the exact supremum, checked against each other
+and against formulas written here from the mathematics (not by calling the functions under test)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lottolib as L
+from lottolib.adversary import singular_starts, strong_adversary
+from lottolib.exact import exact_supremum
+from lottolib.propagation import (
+    _bound_for,
+    _build,
+    _in_dual_cone,
+    recursion_certificate,
+    sqrt_up,
+    tight_certificate,
+    tight_certificate_report,
+)
+
+pytest.importorskip("cvxpy")
+RELATIVE = 1e-9  # exact_supremum is exact up to a few ulps of its region vertices
+
+
+def pruned_numpy(weights, plus, minus, x):
+    """G̃(x) from the formulas: layer i computes W h + E⁺ σ(h) − E⁻ σ(−h), ReLU between layers."""
+    h = np.asarray(x, dtype=float)
+    for i, (w, p, m) in enumerate(zip(weights, plus, minus, strict=True)):
+        w, p, m = (np.asarray(a, dtype=float) for a in (w, p, m))
+        z = h @ w.T + np.maximum(h, 0) @ p.T - np.maximum(-h, 0) @ m.T
+        h = np.maximum(z, 0) if i < len(weights) - 1 else z
+    return h
+
+
+def target_numpy(weights, x):
+    h = np.asarray(x, dtype=float)
+    for i, w in enumerate(weights):
+        h = h @ np.asarray(w, dtype=float).T
+        if i < len(weights) - 1:
+            h = np.maximum(h, 0)
+    return h
+
+
+def error_torch(weights, plus, minus):
+    def err(x):
+        h = x
+        for i, (w, p, m) in enumerate(zip(weights, plus, minus, strict=True)):
+            z = h @ w.T + torch.relu(h) @ p.T - torch.relu(-h) @ m.T
+            h = torch.relu(z) if i < len(weights) - 1 else z
+        return (h - L.forward_target(weights, x)).norm(dim=1)
+    return err
+
+
+def planted_sup(plus_row, minus_row):
+    """One layer, one output: sup = max(‖m‖, ‖m'‖), m_j = max(e⁺_j, −e⁻_j, 0), m'_j = max(−e⁺_j, e⁻_j, 0)."""
+    m = np.maximum(np.maximum(plus_row, -minus_row), 0)
+    m2 = np.maximum(np.maximum(-plus_row, minus_row), 0)
+    return max(np.linalg.norm(m), np.linalg.norm(m2))
+
+
+def test_planted_one_layer_one_output():
+    rng = np.random.default_rng(3)
+    weights = [torch.tensor(rng.uniform(-1, 1, (1, 3)))]
+    plus = [torch.tensor([[0.03, -0.05, 0.01]], dtype=torch.float64)]
+    minus = [torch.tensor([[-0.02, 0.04, 0.06]], dtype=torch.float64)]
+    truth = planted_sup(plus[0].numpy()[0], minus[0].numpy()[0])
+    exact = exact_supremum(weights, plus, minus)
+    assert exact.value == pytest.approx(truth, rel=1e-12)
+    found = strong_adversary(error_torch(weights, plus, minus), 3, samples=512, starts=16, steps=60)
+    assert truth * (1 - 1e-9) <= found.error <= truth * (1 + 1e-9)
+    assert float(torch.as_tensor(found.x).norm()) <= 1 + 1e-12
+    report = tight_certificate_report(weights, plus, minus)
+    assert report.new >= truth
+    assert report.old >= report.new
+
+
+def test_adversary_on_planted_wide_input():
+    """d = 40: the adversary still finds the planted worst error (its orthant has 2^40 rivals)."""
+    rng = np.random.default_rng(5)
+    plus = [torch.tensor(rng.uniform(-0.05, 0.05, (1, 40)))]
+    minus = [torch.tensor(rng.uniform(-0.05, 0.05, (1, 40)))]
+    weights = [torch.tensor(rng.uniform(-1, 1, (1, 40)))]
+    truth = planted_sup(plus[0].numpy()[0], minus[0].numpy()[0])
+    found = strong_adversary(error_torch(weights, plus, minus), 40, samples=1024, starts=32, steps=100,
+                             extra_starts=singular_starts(plus + minus, 40))
+    assert found.error >= truth * (1 - 1e-6)
+    assert found.error <= truth * (1 + 1e-9)
+
+
+def test_exact_supremum_against_a_fine_circle_grid():
+    """d = 2: the exact value is ≥ every grid value, and within Lipschitz × spacing of the best one."""
+    weights = L.random_target([2, 5, 5, 3], 4)
+    construction = L.prune_random_network(weights, 0.1, seed=2, width=20)
+    plus = [layer.plus_error for layer in construction.layers]
+    minus = [layer.minus_error for layer in construction.layers]
+    angles = np.linspace(0, 2 * np.pi, 200_001)
+    x = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    grid = np.linalg.norm(pruned_numpy(weights, plus, minus, x) - target_numpy(weights, x), axis=1)
+    exact = exact_supremum(weights, plus, minus)
+    lipschitz = 2 * math.prod(float(np.linalg.norm(w, 2)) + 1 for w in weights)
+    assert exact.value >= grid.max() * (1 - RELATIVE)
+    assert exact.value <= grid.max() + lipschitz * (angles[1] - angles[0])
+    assert np.linalg.norm(pruned_numpy(weights, plus, minus, exact.x.numpy()) - target_numpy(weights, exact.x.numpy())) \
+        == pytest.approx(exact.value, rel=1e-9)
+
+
+@st.composite
+def tiny_networks(draw):
+    d = draw(st.integers(1, 3))
+    depth = draw(st.integers(1, 3))
+    widths = [d] + [draw(st.integers(1, 3)) for _ in range(depth)]
+    seed = draw(st.integers(0, 2**32 - 1))
+    gain = draw(st.sampled_from([0.5, 1.0, 1.5]))  # ‖W_i‖₂ above 1 too; entries up to 1
+    error = draw(st.sampled_from([0.001, 0.05, 0.3]))
+    rng = np.random.default_rng(seed)
+    weights, plus, minus = [], [], []
+    for a, b in itertools.pairwise(widths):
+        w = rng.uniform(-1, 1, (b, a))
+        w = w * min(gain / np.linalg.norm(w, 2), 1 / np.abs(w).max())
+        weights.append(torch.tensor(w))
+        plus.append(torch.tensor(rng.uniform(-error, error, (b, a))))
+        minus.append(torch.tensor(rng.uniform(-error, error, (b, a))))
+    return weights, plus, minus
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_networks())
+def test_certificates_bound_the_exact_supremum(network):
+    weights, plus, minus = network
+    exact = exact_supremum(weights, plus, minus)
+    report = tight_certificate_report(weights, plus, minus)
+    assert report.new >= exact.value * (1 - RELATIVE)
+    assert report.old >= report.new
+    assert report.old >= exact.value * (1 - RELATIVE)
+    d = weights[0].shape[1]
+    found = strong_adversary(error_torch(weights, plus, minus), d, samples=256, starts=8, steps=40, lbfgs_points=1)
+    assert found.error <= exact.value * (1 + RELATIVE) + 1e-15
+
+
+@settings(max_examples=10, deadline=None)
+@given(tiny_networks(), st.integers(0, 2**32 - 1))
+def test_any_multipliers_give_a_sound_bound(network, seed):
+    """The Lagrangian bound holds for *every* Y in the dual cone, not only the solver's (the proof)."""
+    weights, plus, minus = network
+    problem = _build(weights, plus, minus)
+    m = problem.forms.shape[0]
+    generator = torch.Generator().manual_seed(seed)
+    for scale in (0.0, 0.1, 3.0):
+        y = _in_dual_cone(problem, scale * torch.randn(m, m, generator=generator, dtype=torch.float64))
+        assert _bound_for(problem, y) >= exact_supremum(weights, plus, minus).value * (1 - RELATIVE)
+
+
+def test_new_certificate_is_tight_on_a_small_random_target():
+    """Depth 3: within 1.2× of the exact supremum, where the old recursion is > 3× above it."""
+    weights = L.random_target([2, 4, 4, 2], 0)
+    construction = L.prune_random_network(weights, 0.1, seed=1, width=30)
+    plus = [layer.plus_error for layer in construction.layers]
+    minus = [layer.minus_error for layer in construction.layers]
+    exact = exact_supremum(weights, plus, minus).value
+    report = tight_certificate_report(weights, plus, minus)
+    assert report.method == "relaxation"
+    assert exact <= report.new <= 1.2 * exact
+    assert report.old > 3 * exact
+
+
+def test_one_ulp_example_in_exact_rational_arithmetic():
+    """W = [[0.0837…, 0.2599…]], seed 16, k 8: the exact sup is ‖E⁺‖₂ (both E⁺ entries ≥ 0, E⁻ ≤ 0
+    pattern checked below); both certificates are ≥ it as rationals, not only as floats."""
+    layer = L.prune_layer([[0.08372988203996101, 0.25997019012064015]], 0.1, k=8, seed=16)
+    plus, minus = layer.plus_error, layer.minus_error
+    m = [max(float(a), -float(b), 0.0) for a, b in zip(plus[0], minus[0], strict=True)]
+    m2 = [max(-float(a), float(b), 0.0) for a, b in zip(plus[0], minus[0], strict=True)]
+    exact_squared = max(sum(Fraction(v) ** 2 for v in m), sum(Fraction(v) ** 2 for v in m2))
+    assert exact_squared == sum(Fraction(float(v)) ** 2 for v in plus[0])  # the sup is ‖E⁺‖₂ here
+    args = ([layer.target], [plus], [minus])
+    for value in (tight_certificate(*args), recursion_certificate(*args)):
+        assert Fraction(value) ** 2 >= exact_squared
+
+
+def test_fallback_above_max_size_and_bad_input():
+    weights = L.random_target([3, 3, 2], 1)
+    construction = L.prune_random_network(weights, 0.1, seed=1, width=20)
+    plus = [layer.plus_error for layer in construction.layers]
+    minus = [layer.minus_error for layer in construction.layers]
+    report = tight_certificate_report(weights, plus, minus, max_size=4)
+    assert report.method == "recursion" and report.new == report.old and "max_size" in report.note
+    with pytest.raises(ValueError, match="one E"):
+        tight_certificate(weights, plus[:1], minus)
+    with pytest.raises(ValueError, match=r"one shape"):
+        tight_certificate(weights, [plus[0][:, :2], plus[1]], minus)
+    with pytest.raises(ValueError, match="d <= 3"):
+        exact_supremum(L.random_target([4, 2], 0), [torch.zeros(2, 4)], [torch.zeros(2, 4)])
+    assert sqrt_up(2.0) ** 2 >= 2.0 and Fraction(sqrt_up(2.0)) ** 2 >= 2
