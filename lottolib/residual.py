@@ -26,8 +26,9 @@ In exact arithmetic the recursion telescopes to
 (:mod:`lottolib.bounds`), all terms being non-negative.
 
 A convolutional residual block x ↦ x + K₂ ∗ σ(K₁ ∗ x) (stride 1, "same" zero padding) is handled by
-the same recursion with the image-level numbers of :mod:`lottolib.conv`: η√(hw) for a pruned conv pair
-and ‖K̂‖₂√(hw) for a convolution.
+the same recursion with image-level numbers: η√(hw) for a pruned conv pair and ‖K̂‖₂√(hw) for a
+convolution (:mod:`lottolib.conv`), or, for a given image size, the smaller exact numbers of the conv
+matrices (``lottolib.conv_bounds``; :func:`conv_pair_numbers`).
 
 Introduced in chapter 11, *Residual networks*.
 """
@@ -47,6 +48,7 @@ from .bisection import smallest_k
 from .checks import as_matrix, as_tensor, check_bounded, check_eps, check_fraction, check_positive_int
 from .construction import Construction
 from .conv import ConvConstruction, kernel_matrix, operator_bound
+from .conv_bounds import conv_operator_norm_bound, conv_pair_eta
 from .layer import METHODS, LayerConstruction, prune_block
 from .memory import MemoryLimitError
 from .probability import layer_width_bound
@@ -54,11 +56,13 @@ from .random_network import RandomBlock, linear, relu_stack, sample_weights
 from .seeds import check_seed, generator
 
 __all__ = [
+    "EXACT_CONV_ENTRIES",
     "ConvResidualConstruction",
     "Residual",
     "ResidualConstruction",
     "ResidualTarget",
     "balance_residual",
+    "conv_pair_numbers",
     "prune_conv_residual",
     "prune_residual_network",
     "random_residual_target",
@@ -596,6 +600,47 @@ def prune_residual_network(
 # One convolutional residual block
 
 
+EXACT_CONV_ENTRIES = 1 << 22
+"""The largest conv matrix (entries) for which :func:`conv_pair_numbers` also computes the exact image-level numbers."""
+
+
+def conv_pair_numbers(conv: ConvConstruction, image_shape: tuple[int, int, int] | None) -> tuple[float, float]:
+    """(a, η): floats ≥ the operator norm of x ↦ K ∗ x and ≥ sup ‖pair(x) − K ∗ x‖₂ / ‖x‖₂, for one pruned conv pair.
+
+    Parameters
+    ----------
+    conv
+        The pruned conv pair (kernel K, its padding, its per-weight errors E±).
+    image_shape
+        (c_in, H, W) of the pair's inputs, or None for a bound that holds on images of every size.
+
+    Returns
+    -------
+    tuple[float, float]
+        Always at most the patch-level numbers ‖K̂‖₂√(hw) and η√(hw) of chapter 10. With an image shape whose
+        conv matrix has at most :data:`EXACT_CONV_ENTRIES` entries, the smaller of those and the exact
+        image-level numbers of ``lottolib.conv_bounds``: the spectral norm of the (exact) conv matrix, and of
+        [𝓔⁺ | 𝓔⁻], the conv matrices of the computed E±, plus √(hw) times the Frobenius norm of a bound on
+        the per-weight rounding of E± (each a sum of at most k products of magnitude ≤ 1, minus w:
+        |ê − e| ≤ 2u(k² + 1)).
+    """
+    norm, eta = operator_bound(conv.kernel), conv.certificate
+    if image_shape is None:
+        return norm, eta
+    c_out, c_in, h, w = conv.kernel.shape
+    if 2 * c_out * c_in * (image_shape[1] * image_shape[2]) ** 2 > EXACT_CONV_ENTRIES:
+        return norm, eta
+    exact_norm = conv_operator_norm_bound(conv.kernel, image_shape, conv.padding)
+    layer = conv.layer
+    computed = conv_pair_eta(layer.plus_error.reshape(conv.kernel.shape), layer.minus_error.reshape(conv.kernel.shape),
+                             image_shape, conv.padding)
+    k = layer.block.k
+    entry = bounds.mul_up(2 * bounds.UNIT_ROUNDOFF, float(k * k + 1))
+    slack = bounds.mul_up(bounds.mul_up(entry, math.sqrt(2 * layer.plus_error.numel()) * (1 + 2 * bounds.UNIT_ROUNDOFF)),
+                          math.sqrt(h * w) * (1 + 2 * bounds.UNIT_ROUNDOFF))
+    return min(norm, exact_norm), min(eta, bounds.add_up(computed, slack))
+
+
 def _same_padding_kernel(kernel: object, name: str) -> tuple[torch.Tensor, int]:
     tensor = as_tensor(kernel, name)
     if tensor.ndim != 4 or 0 in tensor.shape:
@@ -622,10 +667,21 @@ class ConvResidualConstruction(Construction):
     image_size: tuple[int, int] | None = None
 
     @cached_property
+    def image_numbers(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The image-level numbers ``((a, b), (eta1, eta2))`` of the block, on images of ``image_size`` if given, else
+        of any size: bounds on the operator norms of x ↦ K₁ ∗ x and h ↦ K₂ ∗ h and on the two pruned pairs'
+        relative errors (see :func:`conv_pair_numbers`)."""
+        shape = None if self.image_size is None else (self.first.kernel.shape[1], *self.image_size)
+        hidden = None if self.image_size is None else (self.first.kernel.shape[0], *self.image_size)
+        a, eta1 = conv_pair_numbers(self.first, shape)
+        b, eta2 = conv_pair_numbers(self.second, hidden)
+        return (a, b), (eta1, eta2)
+
+    @cached_property
     def certificate(self) -> float:
-        """The one-block recursion with the image-level numbers (a = ‖K̂₁‖₂√(hw), η₁ = η√(hw), …), rounded up."""
-        norms = [(operator_bound(self.first.kernel), operator_bound(self.second.kernel))]
-        return residual_certificate(norms, [(self.first.certificate, self.second.certificate)])
+        """The one-block recursion with the image-level numbers of :attr:`image_numbers`, rounded up."""
+        norms, etas = self.image_numbers
+        return residual_certificate([norms], [etas])
 
     @property
     def masks(self) -> list[torch.Tensor]:

@@ -148,6 +148,23 @@ def strong_adversary(construction, *, restarts=48, steps=150, seed=0):
         return max(best, float(gap(y).max()))
 
 
+def library_adversary(construction, seed=0):
+    """lottolib.adversary.strong_adversary (screening, Adam, power, sign, L-BFGS, snapping, sign flips) on the error."""
+    from lottolib.adversary import singular_starts
+    from lottolib.adversary import strong_adversary as search
+
+    network = construction.module(compact=True)
+    shape = construction.input_shape
+    starts = None
+    if isinstance(construction, ResidualConstruction):
+        starts = singular_starts([w for pair in construction.target.blocks for w in pair], construction.target.d)
+
+    def err(x):
+        return (network(x) - construction.target_forward(x)).flatten(1).norm(dim=1)
+
+    return search(err, shape, samples=1024, starts=16, steps=60, extra_starts=starts, seed=seed).error
+
+
 # ----------------------------------------------------------------------------------------------
 # Targets for property tests
 
@@ -220,7 +237,8 @@ def test_certificate_bounds_a_strong_adversary_on_random_targets():
     ]):
         target = random_residual_target(d, hidden, blocks, outputs, seed=seed, strength=strength)
         construction = prune_residual_network(target, k=k, seed=seed, method=method)
-        found = strong_adversary(construction, restarts=32, steps=100, seed=seed)
+        found = max(strong_adversary(construction, restarts=32, steps=100, seed=seed),
+                    library_adversary(construction, seed=seed))
         assert 0 < found <= construction.certificate
 
 
@@ -452,26 +470,63 @@ def _kernel(seed, shape, scale=1.0):
     return (torch.rand(*shape, generator=generator, dtype=torch.float64) * 2 - 1) * scale
 
 
-@pytest.mark.parametrize(("shape1", "shape2", "k", "method"), [
-    ((4, 2, 3, 3), (2, 4, 1, 1), (6, 8), "pair"), ((3, 2, 3, 3), (2, 3, 3, 3), 10, "subset_sum"),
-    ((2, 1, 1, 1), (1, 2, 5, 5), 12, "pair"),
+def conv_matrix_reference(kernel, image_shape, padding):
+    """The matrix of x ↦ conv(x, kernel) on images of image_shape, column by column from basis images (NumPy)."""
+    size = int(np.prod(image_shape))
+    columns = [conv_reference(np.eye(size)[j].reshape(1, *image_shape), kernel, padding).ravel() for j in range(size)]
+    return np.stack(columns, axis=1)
+
+
+def image_numbers_reference(conv, image_shape):
+    """(a, η) of one pruned conv pair: the smaller of the patch-level and the exact image-level numbers."""
+    kernel = conv.kernel.numpy()
+    c_out, _, h, w = kernel.shape
+    root = math.sqrt(h * w)
+    patch_a = reference.spectral_norm(kernel.reshape(c_out, -1)) * root
+    patch_eta = pair_eta(conv.layer) * root
+    if image_shape is None:
+        return patch_a, patch_eta
+    exact_a = reference.spectral_norm(conv_matrix_reference(kernel, image_shape, conv.padding))
+    plus = conv.layer.plus_error.numpy().reshape(kernel.shape)
+    minus = conv.layer.minus_error.numpy().reshape(kernel.shape)
+    exact_eta = reference.spectral_norm(np.hstack([conv_matrix_reference(plus, image_shape, conv.padding),
+                                                   conv_matrix_reference(minus, image_shape, conv.padding)]))
+    return min(patch_a, exact_a), min(patch_eta, exact_eta)
+
+
+@pytest.mark.parametrize(("shape1", "shape2", "k", "method", "size"), [
+    ((4, 2, 3, 3), (2, 4, 1, 1), (6, 8), "pair", (5, 6)), ((3, 2, 3, 3), (2, 3, 3, 3), 10, "subset_sum", (5, 6)),
+    ((2, 1, 1, 1), (1, 2, 5, 5), 12, "pair", (5, 6)), ((3, 2, 3, 3), (2, 3, 3, 3), 10, "subset_sum", None),
 ])
-def test_conv_block_target_certificate_and_adversary(shape1, shape2, k, method):
+def test_conv_block_target_certificate_and_adversary(shape1, shape2, k, method, size):
     kernel1, kernel2 = _kernel(1, shape1, 0.5), _kernel(2, shape2, 0.5)
-    construction = prune_conv_residual(kernel1, kernel2, k=k, seed=3, method=method, image_size=(5, 6))
+    construction = prune_conv_residual(kernel1, kernel2, k=k, seed=3, method=method, image_size=size)
     assert isinstance(construction, ConvResidualConstruction)
     x = torch.randn(3, shape1[1], 5, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     hidden = np.maximum(conv_reference(x.numpy(), kernel1.numpy(), (shape1[2] - 1) // 2), 0)
     expected = x.numpy() + conv_reference(hidden, kernel2.numpy(), (shape2[2] - 1) // 2)
     assert np.allclose(construction.target_forward(x).numpy(), expected, atol=1e-12)
-    # certificate: the one-block formula with image-level numbers, from NumPy
-    a = reference.spectral_norm(kernel1.reshape(shape1[0], -1).numpy()) * math.sqrt(shape1[2] * shape1[3])
-    b = reference.spectral_norm(kernel2.reshape(shape2[0], -1).numpy()) * math.sqrt(shape2[2] * shape2[3])
-    eta1 = pair_eta(construction.first.layer) * math.sqrt(shape1[2] * shape1[3])
-    eta2 = pair_eta(construction.second.layer) * math.sqrt(shape2[2] * shape2[3])
-    assert construction.certificate == pytest.approx((a + eta1) * (b + eta2) - a * b, rel=1e-8)
-    assert strong_adversary(construction, restarts=16, steps=80) <= construction.certificate
+    # certificate: the one-block formula (a + η₁)(b + η₂) − ab with image-level numbers computed in NumPy
+    a, eta1 = image_numbers_reference(construction.first, None if size is None else (shape1[1], *size))
+    b, eta2 = image_numbers_reference(construction.second, None if size is None else (shape1[0], *size))
+    by_hand = (a + eta1) * (b + eta2) - a * b
+    assert construction.certificate == pytest.approx(by_hand, rel=1e-8)
+    assert construction.certificate >= by_hand * (1 - 1e-12)
+    construction_for_search = construction if size is not None else prune_conv_residual(
+        kernel1, kernel2, k=k, seed=3, method=method, image_size=(5, 6))
+    assert strong_adversary(construction_for_search, restarts=16, steps=80) <= construction.certificate
+    assert library_adversary(construction_for_search) <= construction.certificate
     assert sum(isinstance(m, Residual) for m in construction.module().modules()) == 1
+
+
+def test_exact_image_numbers_are_never_above_the_patch_numbers():
+    kernel1, kernel2 = _kernel(5, (4, 3, 3, 3), 0.3), _kernel(6, (3, 4, 3, 3), 0.3)
+    anywhere = prune_conv_residual(kernel1, kernel2, k=12, seed=0)
+    fixed = prune_conv_residual(kernel1, kernel2, k=12, seed=0, image_size=(6, 6))
+    large = prune_conv_residual(kernel1, kernel2, k=12, seed=0, image_size=(200, 200))  # too large for the exact matrix
+    for mine, patch in zip(fixed.image_numbers, anywhere.image_numbers, strict=True):
+        assert all(m <= p for m, p in zip(mine, patch, strict=True))
+    assert fixed.certificate <= anywhere.certificate == large.certificate
 
 
 # ----------------------------------------------------------------------------------------------
