@@ -11,11 +11,10 @@ export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 unexport MPLBACKEND
 
-.PHONY: setup book book-student test lint notebooks assignments bench lab mutants clean
+.PHONY: setup browser book book-student test lint notebooks assignments grade bench lab mutants clean
 
-# Debian's Chromium, for the browser test of the HTML book (tests/test_browser.py).
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-
+# Reading and running: the virtual environment with every pinned package and lottolib (editable).
+# No system packages, no sudo.
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
@@ -23,11 +22,19 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
-	command -v chromium >/dev/null 2>&1 || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
-		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
-		|| echo "WARNING: could not install Debian's chromium; the browser test in make test will fail"
 	touch $(STAMP)
 
+# Only the browser test of the HTML book (tests/test_browser.py) needs Debian's Chromium; make test
+# installs it with apt (as root, or with sudo) unless it is there or LOTTOBOOK_SKIP_BROWSER=1.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser:
+	@[ "$$LOTTOBOOK_SKIP_BROWSER" = 1 ] || command -v chromium >/dev/null 2>&1 \
+		|| $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+		|| echo "WARNING: could not install Debian's chromium; the browser test will fail (LOTTOBOOK_SKIP_BROWSER=1 skips it)"
+
+# The HTML book, and under _build/html/downloads/ the lottolib wheel and the notebooks zip (_ext/downloads.py).
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 	@echo "Open $(CURDIR)/_build/html/index.html"
@@ -36,21 +43,34 @@ book: $(STAMP)
 book-student: $(STAMP)
 	$(BIN)/python scripts/build_student_edition.py
 
-# ruff on the library, tests, scripts and the chapters (the executed notebooks); mypy on the library.
+# ruff on the library, tests, scripts, assignments and the chapters (the executed notebooks); mypy on the library.
 lint: $(STAMP)
-	$(BIN)/ruff check lottolib tests scripts bench _ext chapters/*.ipynb
+	$(BIN)/ruff check lottolib tests scripts bench _ext assignments/source chapters/*.ipynb
 	$(BIN)/mypy lottolib
 
-# The browser test opens both built editions, so test builds them first (incremental: quick when up to date).
-test: $(STAMP) lint book book-student
+# The browser and download tests open both built editions, so test builds them first (incremental: quick when up to date).
+test: $(STAMP) browser lint book book-student
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval chapters
 
 notebooks: $(STAMP)
 	$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS)
 
-assignments: $(STAMP)
+# assignments/dist/NAME/{student,autograder}/, regenerated when a source, the script or the library changes.
+DIST := assignments/dist
+DIST_STAMP := $(DIST)/.built
+$(DIST_STAMP): $(STAMP) $(wildcard assignments/source/*) scripts/make_assignments.py scripts/build_wheel.py \
+		pyproject.toml requirements.txt $(wildcard lottolib/*.py)
 	$(BIN)/python scripts/make_assignments.py
+	touch $(DIST_STAMP)
+
+assignments: $(DIST_STAMP)
+
+# make grade ASSIGNMENT=01_pair_selection SUBMISSIONS=dir [OUT=grades/01_pair_selection]
+grade: $(DIST_STAMP)
+	@[ -n "$(ASSIGNMENT)" ] && [ -n "$(SUBMISSIONS)" ] \
+		|| { echo "usage: make grade ASSIGNMENT=NAME SUBMISSIONS=DIR [OUT=DIR]   (NAME: $(notdir $(basename $(wildcard assignments/source/*.md))))"; exit 2; }
+	$(BIN)/python scripts/grade.py $(ASSIGNMENT) $(SUBMISSIONS) $(if $(OUT),--out $(OUT))
 
 bench: $(STAMP)
 	$(BIN)/python bench/suite.py
@@ -63,8 +83,13 @@ mutants: $(STAMP)
 	$(BIN)/mutmut run --max-children 2
 	$(BIN)/python scripts/mutation_report.py
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab chapters
+# JupyterLab on lab/, a git-ignored working copy of the chapters and the assignments' student folders:
+# autosave never touches a tracked notebook. FRESH=1 replaces the copies (discarding your edits in lab/).
+LAB := lab
+lab: $(STAMP) $(DIST_STAMP)
+	$(BIN)/python scripts/prepare_lab.py --dest $(LAB) $(if $(FRESH),--fresh)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(LAB) $(LAB_ARGS)
 
+# lab/ and grades/ hold your own work: clean leaves them alone.
 clean:
 	rm -rf _build assignments/dist

@@ -73,7 +73,7 @@ def main() -> None:
         for depth in (1, 2, 3, 4):
             for seed in SEEDS:
                 weights = L.random_target([WIDTH] * (depth + 1), seed)
-                construction = L.prune_random_network(weights, EPS, seed=seed, width=K[method], method=method)
+                construction = L.prune_random_network(weights, EPS, seed=seed, k=K[method], method=method)
                 row = {"target": "random", "method": method, "depth": depth, "seed": seed, "width": WIDTH,
                        "k": K[method], **one(weights, construction)}
                 rows.append(row)
@@ -81,7 +81,7 @@ def main() -> None:
                       f"{row['ratio_new']:.3f}  ({row['certificate_method']}, {row['seconds_new']:.1f} s)", flush=True)
     digits = digits_target()
     for method in ("pair", "subset_sum"):
-        construction = L.prune_random_network(digits.weights, EPS, seed=0, width=K[method], method=method)
+        construction = L.prune_random_network(digits.weights, EPS, seed=0, k=K[method], method=method)
         row = {"target": "digits MLP", "method": method, "depth": len(digits.weights), "seed": 0,
                "k": K[method], **one(digits.weights, construction)}
         rows.append(row)

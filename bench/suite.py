@@ -64,7 +64,7 @@ def scaling_case(n: int, method: str) -> dict:
     target = L.random_target([n, n], seed=0)
     baseline = _peak_mb()
     started = time.perf_counter()
-    construction = L.prune_random_network(target, 0.01, seed=0, width=SCALING_K, method=method)
+    construction = L.prune_random_network(target, 0.01, seed=0, k=SCALING_K, method=method)
     seconds = time.perf_counter() - started
     return {"n": n, "target_weights": n * n, "method": method, "k": SCALING_K, "seconds": seconds,
             "peak_rss_mb": _peak_mb(), "baseline_rss_mb": baseline,
@@ -76,7 +76,7 @@ def lenet_case() -> dict:
 
     target = L.random_target([784, 300, 100, 10], seed=0)
     started = time.perf_counter()
-    construction = L.prune_random_network(target, 0.01, seed=0, width=64, method="subset_sum")
+    construction = L.prune_random_network(target, 0.01, seed=0, k=64, method="subset_sum")
     return {"seconds": time.perf_counter() - started, "certificate": construction.certificate,
             "random_parameters": construction.random_parameters, "peak_rss_mb": _peak_mb()}
 
@@ -98,7 +98,7 @@ def widget_latency() -> list[dict]:
         "neuron": (plots.NeuronView, [{"k": k} for k in ks(5_000)]),
         "layer": (plots.LayerView, [{"k": k} for k in ks(2_000)]),
         "deep": (plots.DeepView, [{"k": k} for k in ks(500)]),
-        "neuron_pruning": (plots.NeuronPruningView, [{"d": d, "width": w} for d, w in
+        "neuron_pruning": (plots.NeuronPruningView, [{"d": d, "hidden_width": w} for d, w in
                            zip(np.resize([2, 4, 6, 8, 10, 12], 20), np.linspace(16, 1024, 20), strict=True)]),
         "subset_sum": (plots.SubsetSumView, [{"k": k} for k in ks(128)]),
     }

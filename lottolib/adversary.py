@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import seeds
 from .checks import check_positive_int
 
 __all__ = ["AdversaryResult", "singular_starts", "strong_adversary"]
@@ -55,7 +56,7 @@ class AdversaryResult:
 
 
 def _shape(input_shape: int | Sequence[int]) -> tuple[int, ...]:
-    if isinstance(input_shape, int) and not isinstance(input_shape, bool):
+    if isinstance(input_shape, int):  # check_positive_int refuses a boolean
         return (check_positive_int(input_shape, "input_shape"),)
     shape = tuple(check_positive_int(s, "input_shape entry") for s in input_shape)
     if not shape:
@@ -101,7 +102,8 @@ class _Tracker:
 
     def __init__(self, err: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, ...]) -> None:
         self.err, self.shape = err, shape
-        self.best, self.best_x = -math.inf, None
+        self.best = -math.inf
+        self.best_x: torch.Tensor | None = None
         self.by_stage: dict[str, float] = {}
 
     def evaluate(self, x: torch.Tensor) -> torch.Tensor:
@@ -159,7 +161,7 @@ def strong_adversary(
     extra_starts: torch.Tensor | None = None,
     on_sphere: bool = True,
     flip_rounds: int = 10,
-    seed: int = 0,
+    seed: object = 0,
 ) -> AdversaryResult:
     """The largest err(x) found over ‖x‖₂ ≤ 1 by screening, Adam, power steps, sign steps and L-BFGS.
 
@@ -183,7 +185,8 @@ def strong_adversary(
     flip_rounds
         Rounds of single-coordinate sign flips (each: d evaluations, then power steps).
     seed
-        Seeds the random starts; the search is deterministic for a given seed.
+        A non-negative integer or a ``torch.Generator`` for the random starts; the search is
+        deterministic for a given integer seed.
 
     Returns
     -------
@@ -200,7 +203,7 @@ def strong_adversary(
     dim = math.prod(shape)
     samples, starts, steps = (check_positive_int(v, name) for v, name in
                               ((samples, "samples"), (starts, "starts"), (steps, "steps")))
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = seeds.generator(seed)
     tracker = _Tracker(err, shape)
 
     # 1. screening

@@ -31,6 +31,7 @@ __all__ = [
     "error_matrix_bound",
     "frobenius_norm_bound",
     "mul_up",
+    "rounding_slack",
     "spectral_norm_bound",
     "sum_up",
 ]
@@ -147,6 +148,23 @@ def error_matrix_bound(errors: torch.Tensor, kept_counts: torch.Tensor) -> float
         non-zero terms in any order (adding the pruned units' exact zeros changes nothing) is within
         γ_{c−1} Σ|p_a| ≤ 2(c − 1)·u·c of the exact sum, and the subtraction of w adds at most 2u|ê|.
     """
+    return add_up(spectral_norm_bound(errors), frobenius_norm_bound(rounding_slack(errors, kept_counts)))
+
+
+def rounding_slack(errors: torch.Tensor, kept_counts: torch.Tensor) -> torch.Tensor:
+    """Per entry, a bound on |exact e − ê| for ê = fl(Σ_kept p_a − w) (see :func:`error_matrix_bound`).
+
+    Parameters
+    ----------
+    errors
+        The computed Ê, float64.
+    kept_counts
+        How many products |p_a| ≤ 1 entered each entry's sum (same shape).
+
+    Returns
+    -------
+    torch.Tensor
+        2u((c − 1)₊ c + |ê|) entrywise, float64.
+    """
     counts = kept_counts.double()
-    slack = 2.0 * UNIT_ROUNDOFF * ((counts - 1).clamp(min=0) * counts + errors.abs())
-    return add_up(spectral_norm_bound(errors), frobenius_norm_bound(slack))
+    return 2.0 * UNIT_ROUNDOFF * ((counts - 1).clamp(min=0) * counts + errors.abs())

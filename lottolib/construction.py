@@ -114,6 +114,10 @@ class Construction(ABC):
             return f"{self.description} succeeded: {bound} <= eps={self.eps:.3g}"
         return f"{self.description} FAILED: {bound} > eps={self.eps:.3g}; {self.failure_hint}"
 
+    def adversary_starts(self) -> torch.Tensor | None:
+        """Inputs (m, prod(input_shape)) worth trying first when searching for the worst input, or None."""
+        return None
+
     def error(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """‖G̃(x) − F(x)‖₂ for each input of a batch ``x`` of shape ``(m, *input_shape)``, as a float64 tensor (m,).
 

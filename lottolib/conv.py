@@ -24,6 +24,7 @@ from torch import nn
 from . import bounds
 from .checks import as_matrix, as_tensor, check_bounded, check_eps, check_nonnegative_int, check_positive_int
 from .construction import Construction
+from .conv_bounds import conv_operator_norm_bound, conv_pair_eta
 from .layer import LayerConstruction, prune_block
 from .memory import check_memory
 from .random_network import sample_block
@@ -91,13 +92,31 @@ class ConvConstruction(Construction):
 
     @cached_property
     def certificate(self) -> float:
-        """η √(h w) rounded up, so that ‖pair(x) − conv(x)‖₂ ≤ this · ‖x‖₂ for every image."""
-        return bounds.mul_up(self.layer.eta, _sqrt_up(self.kernel.shape[2] * self.kernel.shape[3]))
+        """A float ≥ sup over images ‖x‖₂ ≤ 1 of ‖pair(x) − conv(x)‖₂.
+
+        η √(h w) rounded up, which holds for every image size; with ``image_size`` also the
+        image-level η_img = ‖[𝓔⁺ | 𝓔⁻]‖₂ of :func:`~lottolib.conv_bounds.conv_pair_eta` (the
+        convolutions with the error kernels, at that size, plus the rounding slack of the stored
+        errors), whichever is smaller. The image-level bound is the one success is judged on.
+        """
+        patch_bound = bounds.mul_up(self.layer.eta, _sqrt_up(self.kernel.shape[2] * self.kernel.shape[3]))
+        if self.image_size is None:
+            return patch_bound
+        image = (self.kernel.shape[1], *self.image_size)
+        image_eta = conv_pair_eta(self.layer.plus_error.view(self.kernel.shape),
+                                  self.layer.minus_error.view(self.kernel.shape), image, self.padding)
+        slack = bounds.mul_up(self.layer.rounding_slack, _sqrt_up(self.kernel.shape[2] * self.kernel.shape[3]))
+        return min(patch_bound, bounds.add_up(image_eta, slack))
 
     @property
     def operator_bound(self) -> float:
-        """A float ≥ ‖K̂‖₂ √(h w) ≥ the target convolution's operator norm."""
-        return operator_bound(self.kernel)
+        """A float ≥ the target convolution's operator norm: ‖K̂‖₂ √(h w), or, with ``image_size``, the
+        spectral norm of the convolution's exact matrix at that size if smaller."""
+        patch_bound = operator_bound(self.kernel)
+        if self.image_size is None:
+            return patch_bound
+        image = (self.kernel.shape[1], *self.image_size)
+        return min(patch_bound, conv_operator_norm_bound(self.kernel, image, self.padding))
 
     @property
     def masks(self) -> list[torch.Tensor]:
@@ -221,9 +240,10 @@ class CNNConstruction(Construction):
 
     @cached_property
     def certificate(self) -> float:
-        """Δ ≥ ‖G̃(x) − F(x)‖₂ for every image with ‖x‖₂ ≤ 1 (the recursion of chapter 5, rounded up)."""
+        """Δ ≥ ‖G̃(x) − F(x)‖₂ for every image with ‖x‖₂ ≤ 1: the recursion of chapter 5, rounded up, with the
+        image-level bounds of the convolution and η⁺ of the linear pair (its input is a ReLU's output)."""
         norms = [self.conv.operator_bound, bounds.spectral_norm_bound(self.linear.target)]
-        return bounds.certificate(norms, [self.conv.certificate, self.linear.eta])
+        return bounds.certificate(norms, [self.conv.certificate, self.linear.eta_plus])  # its input σ(·) ≥ 0
 
     @property
     def masks(self) -> list[torch.Tensor]:
@@ -288,6 +308,6 @@ def prune_cnn(
     check_memory(entries * k_conv * (entries + c_out) + matrix.shape[1] * k_linear * (matrix.shape[1] + matrix.shape[0]),
                  f"a random CNN with k = {[k_conv, k_linear]}")
     stream = generator(seed)
-    conv = _prune_conv_block(kernel_tensor, k_conv, stream, padding, method, None, size)
+    conv = _prune_conv_block(kernel_tensor, k_conv, stream, padding, method, None, size)  # judged as a whole
     linear = prune_block(sample_block(matrix.shape[1], matrix.shape[0], k_linear, stream), matrix, method=method)
     return CNNConstruction(conv, linear, size, None if eps is None else check_eps(eps))

@@ -18,7 +18,7 @@ of M_Rᵀ M_R inside the region; all of them are tried. The result is exact up t
 rounding of the vertices (a few ulps), which is why tests compare it to certificates with a
 relative margin of 1e-9.
 
-Used by the soundness tests and the certificate chapter ("where the truth lies between the bounds").
+Introduced in chapter 5, *Deep networks* ("where the truth lies between the bounds").
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def _orthants(d: int) -> list[tuple[tuple[float, ...], list[torch.Tensor]]]:
 
 def _relu_cut(regions: list, rows_of) -> list:
     """Cut every region until each row of its pre-activation matrix has one sign on it; apply σ."""
-    out = []
+    out: list = []
     stack = list(regions)
     while stack:
         vertices, state = stack.pop()
@@ -217,7 +217,7 @@ def exact_supremum(
             target_post = target * active[:n].double().unsqueeze(1)
             pruned_post = pruned * active[n:].double().unsqueeze(1)
             regions.append((vertices, (weights[i] @ target_post, (weights[i] + plus[i]) @ pruned_post)))
-    best_value, best_x = -1.0, None
+    best_value, best_x = -1.0, torch.zeros(weights[0].shape[1], dtype=torch.float64)
     for vertices, (target, pruned) in regions:
         difference = pruned - target
         value, x = _region_max(difference.T @ difference, vertices)

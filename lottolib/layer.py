@@ -22,7 +22,8 @@ from functools import cached_property
 import torch
 from torch import nn
 
-from .bounds import error_matrix_bound
+from .adversary import singular_starts
+from .bounds import error_matrix_bound, frobenius_norm_bound, rounding_slack
 from .checks import as_matrix, check_bounded, check_eps, check_positive_int
 from .construction import Construction, masked
 from .one_weight import choose_pairs
@@ -59,12 +60,28 @@ class LayerConstruction(Construction):
     eps: float | None = None
 
     @cached_property
-    def eta(self) -> float:
-        """η, a float ≥ the exact ‖[E⁺ | E⁻]‖₂ (rounded outward), so that ‖block(x) − W x‖₂ ≤ η ‖x‖₂ for every x."""
+    def kept_counts(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(plus, minus), each (n, d): how many units each side of each target weight keeps."""
         kept = self.second_mask.view(self.block.n, self.block.d, self.block.k)
         u = _group_first_weights(self.block)
-        counts = torch.cat([(kept & (u > 0)).sum(dim=2), (kept & (u < 0)).sum(dim=2)], dim=1)
-        return error_matrix_bound(torch.cat([self.plus_error, self.minus_error], dim=1), counts)
+        return (kept & (u > 0)).sum(dim=2), (kept & (u < 0)).sum(dim=2)
+
+    @cached_property
+    def eta(self) -> float:
+        """η, a float ≥ the exact ‖[E⁺ | E⁻]‖₂ (rounded outward), so that ‖block(x) − W x‖₂ ≤ η ‖x‖₂ for every x."""
+        return error_matrix_bound(torch.cat([self.plus_error, self.minus_error], dim=1), torch.cat(self.kept_counts, dim=1))
+
+    @cached_property
+    def eta_plus(self) -> float:
+        """η⁺, a float ≥ the exact ‖E⁺‖₂, so that ‖block(h) − W h‖₂ ≤ η⁺ ‖h‖₂ for every h ≥ 0 (there σ(−h) = 0)."""
+        return error_matrix_bound(self.plus_error, self.kept_counts[0])
+
+    @cached_property
+    def rounding_slack(self) -> float:
+        """A float ≥ ‖[E⁺ − Ê⁺ | E⁻ − Ê⁻]‖_F: how far the stored float64 errors may be from the exact ones."""
+        slack = [rounding_slack(errors, counts) for errors, counts in
+                 zip((self.plus_error, self.minus_error), self.kept_counts, strict=True)]
+        return frobenius_norm_bound(torch.cat(slack, dim=1))
 
     @property
     def certificate(self) -> float:
@@ -115,6 +132,11 @@ class LayerConstruction(Construction):
 
     def target_forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor(x, dtype=torch.float64) @ self.target.T
+
+    def adversary_starts(self) -> torch.Tensor:
+        """Singular vectors of W, E⁺, E⁻ and [E⁺ | −E⁻]'s input halves, and their sign-split parts."""
+        plus_minus = torch.cat([self.plus_error, -self.minus_error], dim=0)
+        return singular_starts([self.target, self.plus_error, self.minus_error, plus_minus], self.block.d)
 
 
 def _group_first_weights(block: RandomBlock) -> torch.Tensor:

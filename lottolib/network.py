@@ -7,8 +7,10 @@ certificate bounds sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂ from the cons
     Δ_i = η_i (A_{i−1} + Δ_{i−1}) + ‖W_i‖₂ Δ_{i−1},   A_i = Π_{j ≤ i} ‖W_j‖₂,
 
 since σ is 1-Lipschitz and does not increase norms, so the input of pair i is within Δ_{i−1}
-of the target's and has norm at most A_{i−1} + Δ_{i−1}. Every step is rounded outward
-(:mod:`lottolib.bounds`).
+of the target's and has norm at most A_{i−1} + Δ_{i−1}. For i ≥ 2 that input is the output of a
+ReLU, so only E⁺_i acts on it and η_i can be ‖E⁺_i‖₂. Every step is rounded outward
+(:mod:`lottolib.bounds`). For small networks :meth:`NetworkConstruction.tight_certificate` gives a
+far tighter verified bound (:mod:`lottolib.propagation`).
 
 Introduced in chapter 5, *Deep networks*.
 """
@@ -17,19 +19,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import torch
 from torch import nn
 
 from . import bounds
+from .adversary import singular_starts
 from .bisection import smallest_k
 from .checks import as_matrix, check_bounded, check_eps, check_fraction, check_positive_int
 from .construction import Construction
 from .layer import METHODS, LayerConstruction, prune_block
 from .memory import MemoryLimitError
 from .probability import layer_width_bound
+from .propagation import DEFAULT_MAX_SIZE, CertificateReport, tight_certificate_report
 from .random_network import RandomBlock, linear, relu_stack, sample_weights
 from .seeds import check_seed
 
@@ -161,9 +165,48 @@ class NetworkConstruction(Construction):
     seed: int | None = None
 
     @cached_property
+    def norms(self) -> list[float]:
+        """Upper bounds on ‖W_i‖₂, rounded up."""
+        return [bounds.spectral_norm_bound(w) for w in self.target]
+
+    @cached_property
     def certificate(self) -> float:
-        """Δ_l ≥ sup over ‖x‖₂ ≤ 1 of ‖G̃(x) − F(x)‖₂ (exact arithmetic, rounded outward; module docstring)."""
-        return bounds.certificate([bounds.spectral_norm_bound(w) for w in self.target], self.etas)
+        """Δ_l ≥ sup over ‖x‖₂ ≤ 1 of ‖G̃(x) − F(x)‖₂ (exact arithmetic, rounded outward).
+
+        The recursion of the module docstring with η_1 = ‖[E⁺_1 | E⁻_1]‖₂ and, for i ≥ 2,
+        η⁺_i = ‖E⁺_i‖₂: the input of pair i ≥ 2 is the output of a ReLU, so σ(−h) = 0 there and
+        only E⁺_i acts (chapter 5).
+        """
+        return bounds.certificate(self.norms, [self.layers[0].eta] + [layer.eta_plus for layer in self.layers[1:]])
+
+    @cached_property
+    def recursion_certificate(self) -> float:
+        """The recursion with η_i = ‖[E⁺_i | E⁻_i]‖₂ at every layer: chapter 5's first form, kept for comparison."""
+        return bounds.certificate(self.norms, self.etas)
+
+    def tight_certificate(self, *, max_size: int = DEFAULT_MAX_SIZE) -> CertificateReport:
+        """The verified Lagrangian certificate (:mod:`lottolib.propagation`), for small networks.
+
+        Parameters
+        ----------
+        max_size
+            Solve the semidefinite relaxation only when its side k = 2d + 2Σ_{i<l} n_i is at most
+            this (the cost grows like k⁶: seconds at k = 40, minutes at k = 90).
+
+        Returns
+        -------
+        CertificateReport
+            ``old`` is :attr:`certificate`; ``new`` ≤ ``old`` bounds the exact error. The relaxation is
+            solved for the stored float64 errors Ê; the distance to the exact errors is added as the
+            recursion bound of ‖G̃_exact − G̃_Ê‖ (layer gains ‖W_i‖ + η_i, per-layer slack ‖E − Ê‖_F).
+        """
+        report = tight_certificate_report(self.target, [layer.plus_error for layer in self.layers],
+                                          [layer.minus_error for layer in self.layers], max_size=max_size)
+        if report.method != "relaxation":
+            return replace(report, old=self.certificate, new=self.certificate)
+        gains = [bounds.add_up(norm, layer.eta) for norm, layer in zip(self.norms, self.layers, strict=True)]
+        slack = bounds.certificate(gains, [layer.rounding_slack for layer in self.layers])
+        return replace(report, old=self.certificate, new=min(self.certificate, bounds.add_up(report.new, slack)))
 
     @property
     def method(self) -> str:
@@ -216,6 +259,15 @@ class NetworkConstruction(Construction):
 
     def target_forward(self, x: torch.Tensor) -> torch.Tensor:
         return forward_target(self.target, torch.as_tensor(x, dtype=torch.float64))
+
+    def adversary_starts(self) -> torch.Tensor:
+        """The first pair's starts (:meth:`LayerConstruction.adversary_starts`) and the singular vectors of
+        the target's products W_i ⋯ W_1."""
+        products, product = [], self.target[0]
+        for weight in self.target[1:]:
+            product = weight @ product
+            products.append(product)
+        return torch.cat([self.layers[0].adversary_starts(), singular_starts(products, self.input_shape[0])])
 
 
 def _build(weights: list[torch.Tensor], ks: list[int], eps: float, seed: object, method: str) -> NetworkConstruction:

@@ -2,23 +2,37 @@
 
 Every widget in :mod:`lottolib.widgets` redraws one of these; the chapters call the same
 function once with default values as the widget's static twin for readers without a kernel.
+
+No figure here touches pyplot's state: each is a ``BookFigure``, a
+:class:`matplotlib.figure.Figure` with its own Agg canvas that IPython displays as a PNG (through
+its ``_repr_png_``, or through the inline backend's Figure formatter when that is active). So a
+notebook shows a figure only where a cell returns or displays it: a widget cell shows the widget
+and nothing else (a pyplot figure would also be shown, frozen, when the cell ends), and a static
+twin cell shows its figure when the figure is the cell's last expression (or is passed to
+``IPython.display.display``), with or without pyplot imported. ``plt.show()`` does not show it.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import io
+from typing import Any, ClassVar, cast
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from PIL import Image
 
 from .digits import DigitsTarget, digits_target, prediction_accuracy
 from .layer import LayerConstruction, prune_layer
 from .network import forward_target, prune_random_network
 from .neuron_pruning import compare_pruning
 from .one_weight import prune_one_weight
-from .probability import empirical_success_probability, pair_success_probability
+from .probability import pair_success_probability, sampled_pair_errors
+from .seeds import derived
 from .style import COLORS
 from .targets import random_target
 from .verify import sample_unit_ball
@@ -42,20 +56,81 @@ __all__ = [
 ]
 
 
+class BookFigure(Figure):
+    """A matplotlib Figure outside pyplot, drawn by its own Agg canvas, that Jupyter shows as a PNG.
+
+    pyplot never sees it: the inline backend does not show it when a cell ends and it is never
+    "open" (nothing to close). IPython displays it through ``_repr_png_`` (or through the
+    inline backend's own Figure formatter when that is active: the same PNG, cropped to the drawn
+    area at the figure's dpi), so a cell whose last expression is the figure shows it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        FigureCanvasAgg(self)
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=self.dpi, bbox_inches="tight",
+                     facecolor=self.get_facecolor(), edgecolor=self.get_edgecolor())
+        return buffer.getvalue()
+
+
 class View:
     """A figure drawn once and redrawn by ``update``, which changes only the data.
 
     Reusing the axes (their ticks and text) keeps one widget update fast; ``figure`` with
     default values is the static twin the HTML book shows.
+
+    ``redrawn`` lists, in drawing order, every artist that ``update`` changes (whole axes, or the
+    y axis of axes whose y limits follow the data), followed by the artists that must stay on top
+    of them (spines, legends). :meth:`png` then draws everything else once, keeps that background
+    while the limits it shows stay the same, and on each update draws only ``redrawn`` over it.
+    An empty list means a full draw each time.
     """
 
     defaults: ClassVar[dict[str, float]] = {}
 
     def __init__(self) -> None:
-        self.figure = plt.figure(figsize=(8.5, 3.0))
+        self.figure: Figure = BookFigure(figsize=(8.5, 3.0))
         self.figure.subplots_adjust(left=0.08, right=0.97, bottom=0.17, top=0.8, wspace=0.28)
+        self.redrawn: list[Artist] = []
+        self._background: tuple[tuple, Any] | None = None
 
-    def update(self, **values: float) -> View:  # pragma: no cover - every subclass overrides
+    def png(self, dpi: float) -> bytes:
+        """The figure as PNG bytes at ``dpi`` (which becomes the figure's dpi), for a widget.
+
+        Draws only ``redrawn`` over a cached background when it can: the same picture as a full
+        draw except that grid lines, which a full draw puts over markers and bars, stay under them.
+        Unlike ``savefig``, it does not crop or add metadata.
+        """
+        figure, canvas = self.figure, cast(FigureCanvasAgg, self.figure.canvas)
+        if figure.dpi != dpi:
+            figure.set_dpi(dpi)
+        if not self.redrawn:
+            canvas.draw()
+        else:
+            static = [axes for axes in figure.axes if axes not in self.redrawn]
+            key = (dpi, tuple(figure.get_size_inches()),
+                   *((axes.get_position().bounds, None if axes.xaxis in self.redrawn else axes.get_xlim(),
+                      None if axes.yaxis in self.redrawn else axes.get_ylim()) for axes in static))
+            if self._background is None or self._background[0] != key:
+                shown = [artist for artist in self.redrawn if artist.get_visible()]
+                for artist in shown:
+                    artist.set_visible(False)
+                canvas.draw()
+                for artist in shown:
+                    artist.set_visible(True)
+                self._background = (key, canvas.copy_from_bbox(figure.bbox))
+            canvas.restore_region(self._background[1])
+            renderer = canvas.get_renderer()
+            for artist in self.redrawn:
+                artist.draw(renderer)
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+    def update(self, *args: Any, **values: Any) -> View:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
 
     @classmethod
@@ -82,14 +157,20 @@ class OneWeightView(View):
         (self.target,) = right.plot(self.x, self.x, color=COLORS["target"], label="w·x")
         (self.pruned,) = right.plot(self.x, self.x, color=COLORS["pruned"], linestyle="--", label="pruned block")
         right.set(xlabel="x", xlim=(-1, 1), ylim=(-1.05, 1.05))
-        right.legend(loc="upper left")
+        legend = right.legend(loc="upper left")
         self.title = self.figure.suptitle("", fontsize=10)
+        self._sampled: tuple[tuple, torch.Tensor] | None = None  # the simulated errors do not depend on ε
+        self.redrawn = [self.products, self.kept, *self.band, *left.spines.values(),
+                        self.target, self.pruned, *right.spines.values(), legend, self.title]
 
     def update(self, k: int, w: float, eps: float, seed: int = 0) -> OneWeightView:
         result = prune_one_weight(w, k=k, seed=seed, eps=eps)
         exact = float(pair_success_probability(w, eps, k))
         trials = max(20, min(400, 1_000_000 // k))
-        simulated = empirical_success_probability(w, eps, k, trials, seed + 1)
+        key = (w, k, trials, seed)
+        if self._sampled is None or self._sampled[0] != key:  # independent of the pictured block's stream
+            self._sampled = (key, sampled_pair_errors(w, k, trials, derived(seed, "one weight trials")))
+        simulated = float((self._sampled[1] <= eps).double().mean())  # = empirical_success_probability(w, eps, k, ...)
         products = result.u * result.v
         shown = slice(None, None, max(1, k // 400))
         self.products.set_offsets(torch.stack([result.u[shown], products[shown]], dim=1).numpy())
@@ -111,7 +192,7 @@ class NeuronView(View):
     """σ(⟨w, x⟩) on the unit disk for w = (0.8, −0.5) (left) and |error| of the pruned network (right),
     whose maximum the title compares with η."""
 
-    defaults: ClassVar[dict[str, float]] = {"k": 50, "eps": 0.05, "seed": 0}
+    defaults: ClassVar[dict[str, float]] = {"k": 500, "eps": 0.05, "seed": 0}
     weight = torch.tensor([[0.8, -0.5]], dtype=torch.float64)
 
     def __init__(self) -> None:
@@ -129,10 +210,11 @@ class NeuronView(View):
         self.figure.colorbar(image, ax=left, shrink=0.85)
         left.set(title="target σ(⟨w, x⟩)", xlabel="x₁", ylabel="x₂")
         self.error = self.right.imshow(self._disk(target), origin="lower", extent=extent, cmap="magma")
-        self.figure.colorbar(self.error, ax=self.right, shrink=0.85)
+        colorbar = self.figure.colorbar(self.error, ax=self.right, shrink=0.85)
         self.right.set(xlabel="x₁")
         for axis in (left, self.right):
             axis.grid(False)
+        self.redrawn = [self.right, colorbar.ax]  # the error panel and its color scale; the target stays
 
     def _disk(self, values: torch.Tensor) -> np.ndarray:
         return values.masked_fill(self.outside, float("nan")).view(121, 121).numpy()
@@ -167,10 +249,12 @@ class LayerView(View):
         self.eta = self.left.axvline(0, color=COLORS["pruned"], label="log₁₀ η")
         self.eps = self.left.axvline(0, color=COLORS["target"], linestyle=":", label="log₁₀ ε")
         self.left.set(xlabel="log₁₀ ‖block(x) − Wx‖,  ‖x‖ = 1", ylabel="inputs", xlim=(-7, 0))
-        self.left.legend(loc="upper left")
+        legend = self.left.legend(loc="upper left")
         self.weights = self.right.stairs(zeros, self.edges, fill=True, color=COLORS["minus"])
         self.right.set(xlabel="log₁₀ per-weight error |E±|", xlim=(-7, 0))
         self.title = self.figure.suptitle("", fontsize=10)
+        self.redrawn = [self.measured, self.left.yaxis, self.eta, self.eps, *self.left.spines.values(), legend,
+                        self.weights, self.right.yaxis, *self.right.spines.values(), self.title]
 
     def update(self, k: int, eps: float, seed: int = 0) -> LayerView:
         construction = prune_layer(self.target_matrix, k=k, seed=seed, eps=eps)
@@ -194,12 +278,14 @@ layer_figure = LayerView.draw
 def masks_figure(construction: LayerConstruction) -> Figure:
     """The two masks of a small pruned block: kept weights dark, group boundaries marked."""
     k, d = construction.block.k, construction.block.d
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2), constrained_layout=True,
-                                      gridspec_kw={"width_ratios": [1, 3]})
+    fig = BookFigure(figsize=(9, 3.2), layout="constrained")
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 3]})
     left.imshow(construction.first_mask.numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
     left.set(title="first layer mask (d·k × d)", xlabel="input j", ylabel="hidden unit (j, a)")
     right.imshow(construction.second_mask.numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
     right.set(title="second layer mask (n × d·k)", xlabel="hidden unit (j, a)", ylabel="output i")
+    left.set_xticks(range(d))
+    right.set_yticks(range(construction.block.n))
     for boundary in range(1, d):
         left.axhline(boundary * k - 0.5, color=COLORS["pruned"], linewidth=0.8)
         right.axvline(boundary * k - 0.5, color=COLORS["pruned"], linewidth=0.8)
@@ -209,27 +295,48 @@ def masks_figure(construction: LayerConstruction) -> Figure:
 
 
 def pruned_block_diagram(construction: LayerConstruction) -> Figure:
-    """Draw a small block as a graph: all random edges faint, the kept ones bold (red: u < 0 side)."""
-    first, second = construction.block.first, construction.block.second
+    """Draw a small pruned block as a graph, inputs at the top, the d·k random hidden units in a row,
+    outputs at the bottom: every random edge thin and grey, the kept ones bold, coloured by the sign
+    of their hidden unit's first-layer weight u (teal u > 0: the unit computes a multiple of σ(x_j);
+    yellow u < 0: of σ(−x_j)), as in the one-weight figure. Used units are circled; a legend says so."""
+    first, second = construction.block.first.numpy(), construction.block.second.numpy()
     hidden, d = first.shape
     n = second.shape[0]
-    fig, axis = plt.subplots(figsize=(7, 3.6), constrained_layout=True)
-    y_in, y_hidden, y_out = (np.linspace(0, 1, m + 2)[1:-1] for m in (d, hidden, n))
+    fig = BookFigure(figsize=(7, 3.4), layout="constrained")
+    axis = fig.subplots()
+    x_in, x_hidden, x_out = (np.linspace(0, 1, m + 2)[1:-1] for m in (d, hidden, n))
+    first_mask, second_mask = construction.first_mask.numpy(), construction.second_mask.numpy()
+    own_input = np.arange(hidden) // construction.block.k
+    side = np.where(first[np.arange(hidden), own_input] > 0, COLORS["plus"], COLORS["minus"])
+    pruned: list[list[tuple[float, float]]] = []
+    kept: list[list[tuple[float, float]]] = []
+    kept_colors: list[str] = []
     for unit in range(hidden):
-        for j in range(d):
-            kept = bool(construction.first_mask[unit, j])
-            color = COLORS["pruned"] if first[unit, j] < 0 else COLORS["plus"]
-            axis.plot([0, 1], [y_in[j], y_hidden[unit]], color=color if kept else "#bbbbbb",
-                      linewidth=2 if kept else 0.3, alpha=1 if kept else 0.6)
-        for i in range(n):
-            kept = bool(construction.second_mask[i, unit])
-            axis.plot([1, 2], [y_hidden[unit], y_out[i]], color=COLORS["target"] if kept else "#bbbbbb",
-                      linewidth=2 if kept else 0.3, alpha=1 if kept else 0.6)
-    for x, ys, label in ((0, y_in, "input x"), (1, y_hidden, "random hidden units"), (2, y_out, "output")):
-        axis.scatter(np.full_like(ys, x), ys, s=40, color="white", edgecolor=COLORS["target"], zorder=3)
-        axis.text(x, -0.04, label, ha="center", va="top")
+        edges = [((x_in[j], 2.0), bool(first_mask[unit, j])) for j in range(d)]
+        edges += [((x_out[i], 0.0), bool(second_mask[i, unit])) for i in range(n)]
+        for end, is_kept in edges:
+            (kept if is_kept else pruned).append([end, (x_hidden[unit], 1.0)])
+            if is_kept:
+                kept_colors.append(side[unit])
+    axis.add_collection(LineCollection(pruned, colors="#bbbbbb", linewidths=0.3, alpha=0.5))
+    axis.add_collection(LineCollection(kept, colors=kept_colors, linewidths=2))
+    used = first_mask.any(axis=1)
+    axis.scatter(x_hidden[~used], np.ones(int((~used).sum())), s=2, color="#999999", zorder=3)
+    axis.scatter(x_hidden[used], np.ones(int(used.sum())), s=30, color="white", edgecolor=COLORS["target"], zorder=3)
+    for y, xs, names, va in ((2.0, x_in, [f"$x_{j + 1}$" for j in range(d)], "bottom"),
+                             (0.0, x_out, [f"$\\approx (Wx)_{i + 1}$" for i in range(n)], "top")):
+        axis.scatter(xs, np.full_like(xs, y), s=60, color="white", edgecolor=COLORS["target"], zorder=3)
+        for x, name in zip(xs, names, strict=True):
+            axis.text(x, y + (0.1 if va == "bottom" else -0.1), name, ha="center", va=va)
+    for y, label in ((2.0, "input"), (1.0, f"{hidden} random\nhidden units"), (0.0, "output")):
+        axis.text(-0.03, y, label, ha="right", va="center")
+    handles = [Line2D([], [], color=COLORS["plus"], linewidth=2, label="kept, unit with $u > 0$"),
+               Line2D([], [], color=COLORS["minus"], linewidth=2, label="kept, unit with $u < 0$"),
+               Line2D([], [], color="#bbbbbb", linewidth=1, label="pruned")]
+    axis.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3)
     axis.set_axis_off()
-    axis.set_ylim(-0.12, 1.02)
+    axis.set_xlim(-0.2, 1.0)
+    axis.set_ylim(-0.3, 2.3)
     return fig
 
 
@@ -238,7 +345,7 @@ class DeepView(View):
     the certificate, the largest error measured on the test inputs, and ε (right); the title gives the
     test accuracy of target and pruned network."""
 
-    defaults: ClassVar[dict[str, float]] = {"k": 300, "eps": 0.05, "seed": 0}
+    defaults: ClassVar[dict[str, float]] = {"k": 400, "eps": 0.1, "seed": 0}
 
     def __init__(self, target: DigitsTarget | None = None) -> None:
         super().__init__()
@@ -247,13 +354,15 @@ class DeepView(View):
         self.target_accuracy = prediction_accuracy(self.target_outputs, self.target.y_test)
         self.left, self.right = self.figure.subplots(1, 2)
         depth = len(self.target.weights)
-        self.eta_bars = self.left.bar([f"η_{i + 1}" for i in range(depth)], [1.0] * depth, color=COLORS["plus"])
+        self.eta_bars = self.left.bar([f"$\\eta_{i + 1}$" for i in range(depth)], [1.0] * depth, color=COLORS["pruned"])
         self.left.set(yscale="log", ylim=(1e-4, 10), title="per-layer η")
-        labels = ["certificate", "measured (test set)", "ε"]
+        labels = ["certificate", "measured\n(test set)", "ε"]
         colors = [COLORS["pruned"], COLORS["plus"], COLORS["target"]]
         self.error_bars = self.right.bar(labels, [1.0] * 3, color=colors)
         self.right.set(yscale="log", ylim=(1e-5, 10))
         self.title = self.figure.suptitle("", fontsize=10)
+        self.redrawn = [*self.eta_bars, *self.left.spines.values(), *self.error_bars, *self.right.spines.values(),
+                        self.title]
 
     def update(self, k: int, eps: float, seed: int = 0) -> DeepView:
         construction = prune_random_network(self.target.weights, eps, seed=seed, k=k)
@@ -266,7 +375,7 @@ class DeepView(View):
             bar.set_height(value)
         for bar, value in zip(self.error_bars, (construction.certificate, measured, eps), strict=True):
             bar.set_height(value)
-        verdict = "certified" if construction.succeeded else "NOT certified"
+        verdict = "certified" if construction.succeeded else "FAILED (not certified)"
         self.title.set_text(f"k = {k} ({construction.random_parameters:,} random weights): {verdict} at ε = {eps:.2g}; "
                             f"test accuracy target {self.target_accuracy:.3f}, pruned {pruned_accuracy:.3f}")
         return self
@@ -276,11 +385,11 @@ deep_figure = DeepView.draw
 
 
 class NeuronPruningView(View):
-    """One ReLU neuron on the unit sphere of R^d, from a random net whose first hidden layer has ``width``
+    """One ReLU neuron on the unit sphere of R^d, from a random net whose first hidden layer has ``hidden_width``
     units: the best any neuron pruning can do (random-features lower bound) against weight pruning
     (pair and SubsetSum), as relative L2 errors on a log scale."""
 
-    defaults: ClassVar[dict[str, float]] = {"d": 8, "width": 512, "seed": 0}
+    defaults: ClassVar[dict[str, float]] = {"d": 8, "hidden_width": 512, "seed": 0}
 
     def __init__(self) -> None:
         super().__init__()
@@ -289,9 +398,10 @@ class NeuronPruningView(View):
         self.bars = self.axis.bar(labels, [1.0] * 3, color=[COLORS["minus"], COLORS["plus"], COLORS["pruned"]])
         self.axis.set(yscale="log", ylim=(1e-6, 2), ylabel="relative L2 error")
         self.title = self.figure.suptitle("", fontsize=10)
+        self.redrawn = [*self.bars, *self.axis.spines.values(), self.title]
 
-    def update(self, d: int, width: int, seed: int = 0) -> NeuronPruningView:
-        row = compare_pruning(d, max(width, d), seed=seed, samples=2000)
+    def update(self, d: int, hidden_width: int, seed: int = 0) -> NeuronPruningView:
+        row = compare_pruning(d, max(hidden_width, d), seed=seed, samples=2000)
         for bar, value in zip(self.bars, (row.neuron, row.pair, row.subset_sum), strict=True):
             bar.set_height(max(value, 1e-6))
         self.title.set_text(f"σ(⟨w*, x⟩) on the sphere in d = {d}, hidden width {row.hidden_width}: "
@@ -315,22 +425,23 @@ class SubsetSumView(View):
                        for m, c in (("pair", COLORS["plus"]), ("subset_sum", COLORS["pruned"]))}
         self.eps = self.axis.axvline(0, color=COLORS["target"], linestyle=":", label="log₁₀ ε")
         self.axis.set(xlabel="log₁₀ per-weight error |E±|", ylabel="weights", xlim=(-9, 0))
-        self.axis.legend(loc="upper left")
+        legend = self.axis.legend(loc="upper left")
         self.title = self.figure.suptitle("", fontsize=10)
+        self.redrawn = [*self.stairs.values(), self.axis.yaxis, self.eps, *self.axis.spines.values(), legend, self.title]
 
     def update(self, k: int, eps: float, seed: int = 0) -> SubsetSumView:
-        etas, top = {}, 1
+        verdicts, top = {}, 1
         for method, stairs in self.stairs.items():
             construction = prune_layer(self.target_matrix, k=k, seed=seed, method=method, eps=eps)
             errors = torch.cat([construction.plus_error, construction.minus_error]).abs().flatten()
             counts, _ = np.histogram(np.log10(np.maximum(errors.numpy(), 1e-9)), bins=self.edges)
             stairs.set_data(counts)
             top = max(top, counts.max())
-            etas[method] = construction.eta
+            verdicts[method] = f"{construction.eta:.2g} ({'ok' if construction.succeeded else 'FAILED'})"
         self.axis.set_ylim(0, top * 1.1)
         self.eps.set_xdata([np.log10(eps)] * 2)
-        self.title.set_text(f"k = {k} units per input: η pair {etas['pair']:.2g}, η SubsetSum {etas['subset_sum']:.2g} "
-                            f"(ε = {eps:.2g})")
+        self.title.set_text(f"k = {k} units per input, ε = {eps:.2g}: η pair {verdicts['pair']}, "
+                            f"η SubsetSum {verdicts['subset_sum']}")
         return self
 
 

@@ -1,6 +1,6 @@
 """A certificate for deep pruned networks that does not loosen with depth: a verified Lagrangian bound.
 
-Setting (MATH.md §3). Target F(x) = W_l σ(W_{l−1} ⋯ σ(W_1 x)); pruned network
+Setting (chapter 5, *Deep networks*). Target F(x) = W_l σ(W_{l−1} ⋯ σ(W_1 x)); pruned network
 G̃(x) = g_l(σ(g_{l−1}(⋯ σ(g_1(x))))), with g_1(x) = W_1 x + E⁺_1 σ(x) − E⁻_1 σ(−x) and, for i ≥ 2,
 g_i(h) = (W_i + E⁺_i) h (its input is ≥ 0, so only E⁺_i acts). We bound
 sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂.
@@ -36,7 +36,7 @@ Cost: the semidefinite program has one matrix variable of side k = 2d + 2Σ_{i<l
 interior-point solve grows like k⁶ (measured: about 1 s at k = 30, 15 s at k = 50, 80 s at
 k = 70, 220 s at k = 90 on one core). Above ``max_size`` (default 60) the old bound is returned.
 
-Introduced for the certificate benchmark; the proof is in the book's certificate section.
+Introduced in chapter 5, *Deep networks*, where the proof is.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def _etas(plus: list[torch.Tensor], minus: list[torch.Tensor]) -> list[float]:
 
 def recursion_certificate(weights: Sequence[torch.Tensor], plus_errors: Sequence[torch.Tensor],
                           minus_errors: Sequence[torch.Tensor]) -> float:
-    """The old certificate Δ_l (MATH.md §3) from the matrices: ‖W_i‖₂ and η_i = ‖[E⁺_i | E⁻_i]‖₂ bounded
+    """The old certificate Δ_l (chapter 5) from the matrices: ‖W_i‖₂ and η_i = ‖[E⁺_i | E⁻_i]‖₂ bounded
     with :func:`~lottolib.bounds.spectral_norm_bound`, the recursion rounded up.
 
     Returns a float ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂.
@@ -144,7 +144,7 @@ def _build(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[to
     forms, pairs = [p, q], [(0, d, d)]
     count, offset = 2 * d, 2 * d
     radius = 1.0
-    previous_h = previous_g = None
+    previous_h = previous_g = torch.zeros(0, dtype=torch.float64)  # set by the first layer
     for i, n in enumerate(hidden):
         h, delta = coordinates(offset, n), coordinates(offset + n, n)
         offset += 2 * n

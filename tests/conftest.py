@@ -1,5 +1,8 @@
 import os
+import sys
+from pathlib import Path
 
+import pytest
 import torch
 from hypothesis import settings
 
@@ -9,3 +12,20 @@ settings.register_profile("lottobook", max_examples=25, deadline=None, derandomi
 settings.register_profile("mutants", max_examples=10, deadline=None, derandomize=True)
 settings.load_profile("mutants" if os.environ.get("MUTANT_UNDER_TEST") else "lottobook")
 torch.set_num_threads(2)
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+@pytest.fixture(scope="session")
+def built_assignments(tmp_path_factory) -> dict[str, Path]:
+    """Every assignment built once per test session (as `make assignments` does), by name.
+
+    Building runs Otter Assign, which grades each solution with all its tests and fails otherwise.
+    """
+    sys.path.insert(0, str(SCRIPTS))
+    from build_wheel import build_wheel
+    from make_assignments import SOURCES, build
+
+    out = tmp_path_factory.mktemp("assignments")
+    wheel = build_wheel(tmp_path_factory.mktemp("wheel"))
+    return {source.stem: build(source, out, wheel) for source in sorted(SOURCES.glob("*.md"))}

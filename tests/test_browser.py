@@ -23,8 +23,9 @@ Screenshots go to ``test-artifacts/browser/``: chapter 1 (``00_lottery_tickets``
 (``06_neuron_pruning``), and the first screen of the landing page.
 
 Needs the built book (``make test`` builds both editions first) and Debian's ``chromium``, which
-``make setup`` installs. Without Chromium the test fails, unless LOTTOBOOK_SKIP_BROWSER=1 asks to
-skip it explicitly. No assertion is about time; the timeouts are generous because the machine may
+``make browser`` installs (``make test`` runs it; reading and running the notebooks never needs it).
+Without Chromium the test fails, unless LOTTOBOOK_SKIP_BROWSER=1 asks to skip it explicitly.
+No assertion is about time; the timeouts are generous because the machine may
 be busy.
 """
 
@@ -195,7 +196,7 @@ def browser():
     if not Path(chromium).exists():
         if os.environ.get("LOTTOBOOK_SKIP_BROWSER") == "1":
             pytest.skip("LOTTOBOOK_SKIP_BROWSER=1")
-        pytest.fail("Debian's chromium is not installed: run `make setup` as root (or `apt-get install chromium`), "
+        pytest.fail("Debian's chromium is not installed: run `make browser` as root (or `apt-get install chromium`), "
                     "or set LOTTOBOOK_SKIP_BROWSER=1 to skip the browser test")
     from playwright.sync_api import sync_playwright
 

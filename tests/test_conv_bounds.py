@@ -22,7 +22,7 @@ def test_conv_matrix_is_the_convolution():
 def test_image_level_eta_bounds_the_pair_and_beats_the_patch_bound():
     generator = torch.Generator().manual_seed(1)
     kernel = torch.rand(2, 1, 3, 3, generator=generator, dtype=torch.float64) * 2 - 1
-    construction = prune_conv(kernel, 0.1, k=40, seed=3)
+    construction = prune_conv(kernel, k=40, seed=3)
     plus = construction.layer.plus_error.reshape(kernel.shape)
     minus = construction.layer.minus_error.reshape(kernel.shape)
     eta_image = conv_pair_eta(plus, minus, (1, 6, 6))
@@ -33,4 +33,6 @@ def test_image_level_eta_bounds_the_pair_and_beats_the_patch_bound():
 
     found = strong_adversary(err, (1, 6, 6), samples=512, starts=16, steps=60)
     assert found.error <= eta_image
-    assert eta_image <= construction.eta * (1 + 1e-12)
+    assert eta_image <= construction.certificate * (1 + 1e-12)  # the patch bound η √(hw), no image size given
+    sized = prune_conv(kernel, k=40, seed=3, image_size=(6, 6))
+    assert found.error <= sized.certificate <= eta_image * (1 + 1e-9)  # image-level, with the rounding slack

@@ -88,7 +88,7 @@ def test_eta_is_the_spectral_norm_of_the_error_matrix_rounded_up(shape, method, 
     n, d, k, seed = shape
     construction = L.prune_layer(bounded_matrix(n, d, seed, scale), k=k, seed=seed, method=method)
     spectral = reference.spectral_norm(np.hstack([construction.plus_error.numpy(), construction.minus_error.numpy()]))
-    assert spectral <= construction.eta <= spectral * (1 + 1e-9) + 1e-300
+    assert spectral <= construction.eta <= spectral * (1 + 1e-9) + 1e-12  # + the rounding slack of subset sums
     assert construction.certificate == construction.eta
 
 

@@ -30,20 +30,25 @@ def targets(draw):
     return weights
 
 
-def reference_certificate(construction):
-    """Chapter 5's recursion from NumPy's spectral norms, in exact rationals."""
+def reference_certificate(construction, *, plus_only_after_first=True):
+    """Chapter 5's recursion from NumPy's spectral norms, in exact rationals: η_1 = ‖[E⁺|E⁻]‖ and, for layers
+    fed by a ReLU, η_i = ‖E⁺_i‖ (or ‖[E⁺_i|E⁻_i]‖ everywhere, the first form)."""
     norms = [reference.spectral_norm(w.numpy()) for w in construction.target]
-    etas = [reference.spectral_norm(np.hstack([layer.plus_error.numpy(), layer.minus_error.numpy()]))
-            for layer in construction.layers]
+    etas = [reference.spectral_norm(layer.plus_error.numpy() if i and plus_only_after_first
+                                    else np.hstack([layer.plus_error.numpy(), layer.minus_error.numpy()]))
+            for i, layer in enumerate(construction.layers)]
     return reference.certificate_exact(norms, etas)
 
 
 @given(target=targets(), k=st.integers(1, 60), seed=st.integers(0, 10**6), method=st.sampled_from(L.METHODS))
 def test_certificate_is_the_recursion_rounded_up_and_bounds_the_measured_error(target, k, seed, method):
     construction = L.prune_random_network(target, 0.1, seed=seed, k=k, method=method)
-    exact = reference_certificate(construction)
-    assert Fraction(construction.certificate) >= exact * (1 - Fraction(1, 10**12))
-    assert construction.certificate <= float(exact) * (1 + 1e-9) + 1e-300
+    first_form = reference_certificate(construction, plus_only_after_first=False)
+    for value, exact in ((construction.certificate, reference_certificate(construction)),
+                         (construction.recursion_certificate, first_form)):
+        assert Fraction(value) >= exact * (1 - Fraction(1, 10**12))
+        assert value <= float(exact) * (1 + 1e-9) + 1e-12  # + the rounding slack of subset sums
+    assert construction.certificate <= construction.recursion_certificate
     measured = L.empirical_error(construction, samples=512, starts=8, steps=30, seed=seed)
     assert measured.sampled <= measured.adversarial <= construction.certificate + 1e-12
     assert construction.succeeded == (construction.certificate <= 0.1)
@@ -52,8 +57,9 @@ def test_certificate_is_the_recursion_rounded_up_and_bounds_the_measured_error(t
 def test_certificate_matches_the_recursion_by_hand_at_depth_three():
     target = L.random_target([5, 6, 4, 2], seed=3)
     construction = L.prune_random_network(target, 0.1, seed=0, k=30)
-    eta = [reference.spectral_norm(np.hstack([layer.plus_error.numpy(), layer.minus_error.numpy()]))
-           for layer in construction.layers]
+    eta = [reference.spectral_norm(np.hstack([construction.layers[0].plus_error.numpy(),
+                                              construction.layers[0].minus_error.numpy()]))]
+    eta += [reference.spectral_norm(layer.plus_error.numpy()) for layer in construction.layers[1:]]  # inputs >= 0
     norm = [reference.spectral_norm(w.numpy()) for w in target]
     delta1 = eta[0]
     delta2 = eta[1] * (norm[0] + delta1) + norm[1] * delta1

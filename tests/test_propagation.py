@@ -98,7 +98,7 @@ def test_adversary_on_planted_wide_input():
 def test_exact_supremum_against_a_fine_circle_grid():
     """d = 2: the exact value is ≥ every grid value, and within Lipschitz × spacing of the best one."""
     weights = L.random_target([2, 5, 5, 3], 4)
-    construction = L.prune_random_network(weights, 0.1, seed=2, width=20)
+    construction = L.prune_random_network(weights, 0.1, seed=2, k=20)
     plus = [layer.plus_error for layer in construction.layers]
     minus = [layer.minus_error for layer in construction.layers]
     angles = np.linspace(0, 2 * np.pi, 200_001)
@@ -161,7 +161,7 @@ def test_any_multipliers_give_a_sound_bound(network, seed):
 def test_new_certificate_is_tight_on_a_small_random_target():
     """Depth 3: within 1.2× of the exact supremum, where the old recursion is > 3× above it."""
     weights = L.random_target([2, 4, 4, 2], 0)
-    construction = L.prune_random_network(weights, 0.1, seed=1, width=30)
+    construction = L.prune_random_network(weights, 0.1, seed=1, k=30)
     plus = [layer.plus_error for layer in construction.layers]
     minus = [layer.minus_error for layer in construction.layers]
     exact = exact_supremum(weights, plus, minus).value
@@ -174,7 +174,7 @@ def test_new_certificate_is_tight_on_a_small_random_target():
 def test_one_ulp_example_in_exact_rational_arithmetic():
     """W = [[0.0837…, 0.2599…]], seed 16, k 8: the exact sup is ‖E⁺‖₂ (both E⁺ entries ≥ 0, E⁻ ≤ 0
     pattern checked below); both certificates are ≥ it as rationals, not only as floats."""
-    layer = L.prune_layer([[0.08372988203996101, 0.25997019012064015]], 0.1, k=8, seed=16)
+    layer = L.prune_layer([[0.08372988203996101, 0.25997019012064015]], k=8, seed=16)
     plus, minus = layer.plus_error, layer.minus_error
     m = [max(float(a), -float(b), 0.0) for a, b in zip(plus[0], minus[0], strict=True)]
     m2 = [max(-float(a), float(b), 0.0) for a, b in zip(plus[0], minus[0], strict=True)]
@@ -187,7 +187,7 @@ def test_one_ulp_example_in_exact_rational_arithmetic():
 
 def test_fallback_above_max_size_and_bad_input():
     weights = L.random_target([3, 3, 2], 1)
-    construction = L.prune_random_network(weights, 0.1, seed=1, width=20)
+    construction = L.prune_random_network(weights, 0.1, seed=1, k=20)
     plus = [layer.plus_error for layer in construction.layers]
     minus = [layer.minus_error for layer in construction.layers]
     report = tight_certificate_report(weights, plus, minus, max_size=4)

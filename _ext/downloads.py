@@ -1,0 +1,51 @@
+"""Sphinx hooks: ship the library with the book, and link every page to "Run it yourself".
+
+- After a successful HTML build, write ``downloads/`` into the output: the lottolib wheel and
+  ``lottobook-notebooks.zip`` (see ``scripts/book_downloads.py``), which the page
+  ``run_it_yourself`` links to. A reader with only the HTML can then install the library the
+  notebooks import.
+- Add the template ``_templates/run-it-yourself.html`` (a "Run it yourself" link) to the article
+  header of every page, before the theme's download and full-screen buttons (styled by
+  ``_static/lottobook.css``, which jupyter-book links into every page). It is rendered with
+  ``pathto``, so the link is relative and works offline and under any URL prefix.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sphinx.util import logging
+
+LOGGER = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER_ITEM = "run-it-yourself.html"
+
+
+def _header(app, config) -> None:
+    templates = str(ROOT / "_templates")
+    if templates not in config.templates_path:
+        config.templates_path.append(templates)
+    options = dict(config.html_theme_options or {})
+    end = options.get("article_header_end", ["article-header-buttons.html"])
+    end = [item.strip() for item in end.split(",")] if isinstance(end, str) else list(end)
+    if HEADER_ITEM not in end:
+        options["article_header_end"] = [HEADER_ITEM, *end]
+    config.html_theme_options = options
+
+
+def _downloads(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from book_downloads import write_downloads
+
+    for path in write_downloads(Path(app.outdir) / "downloads"):
+        LOGGER.info(f"downloads: {path.relative_to(app.outdir)}")
+
+
+def setup(app):
+    app.connect("config-inited", _header)
+    app.connect("build-finished", _downloads)
+    return {"parallel_read_safe": True}
