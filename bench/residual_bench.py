@@ -85,24 +85,18 @@ def conv_case() -> dict:
 
 
 def widget_latency() -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import numpy as np
 
     from lottolib.residual_plots import MAX_BLOCKS, MAX_K, ResidualView
-    from lottolib.widgets import render_png
+    from lottolib.widgets import time_update
 
     view = ResidualView()
-    render_png(view.update(**ResidualView.defaults).figure, close=False)  # the first draw builds fonts and ticks
+    time_update(view)  # the first draw builds fonts and ticks
     ks = [max(1, int(k)) for k in np.geomspace(2, MAX_K, 20).round()]
     blocks = np.resize(np.arange(1, MAX_BLOCKS + 1), 20)
     strengths = np.linspace(0.05, 1.0, 20)
-    times = []
-    for k, count, strength in zip(ks, blocks, strengths, strict=True):
-        started = time.perf_counter()
-        render_png(view.update(k=k, blocks=int(count), strength=float(strength)).figure, close=False)
-        times.append(time.perf_counter() - started)
+    times = [time_update(view, k=k, blocks=int(count), strength=float(strength))
+             for k, count, strength in zip(ks, blocks, strengths, strict=True)]
     return {"updates": len(times), "median_ms": 1000 * statistics.median(times), "worst_ms": 1000 * max(times)}
 
 

@@ -28,7 +28,7 @@ In exact arithmetic the recursion telescopes to
 A convolutional residual block x ↦ x + K₂ ∗ σ(K₁ ∗ x) (stride 1, "same" zero padding) is handled by
 the same recursion with image-level numbers: η√(hw) for a pruned conv pair and ‖K̂‖₂√(hw) for a
 convolution (:mod:`lottolib.conv`), or, for a given image size, the smaller exact numbers of the conv
-matrices (``lottolib.conv_bounds``; :func:`conv_pair_numbers`).
+matrices (:class:`~lottolib.conv.ConvConstruction` with ``image_size``).
 
 Introduced in chapter 11, *Residual networks*.
 """
@@ -47,8 +47,7 @@ from . import bounds
 from .bisection import smallest_k
 from .checks import as_matrix, as_tensor, check_bounded, check_eps, check_fraction, check_positive_int
 from .construction import Construction
-from .conv import ConvConstruction, kernel_matrix, operator_bound
-from .conv_bounds import conv_operator_norm_bound, conv_pair_eta
+from .conv import ConvConstruction, kernel_matrix
 from .layer import METHODS, LayerConstruction, prune_block
 from .memory import MemoryLimitError
 from .probability import layer_width_bound
@@ -62,7 +61,6 @@ __all__ = [
     "ResidualConstruction",
     "ResidualTarget",
     "balance_residual",
-    "conv_pair_numbers",
     "prune_conv_residual",
     "prune_residual_network",
     "random_residual_target",
@@ -601,44 +599,15 @@ def prune_residual_network(
 
 
 EXACT_CONV_ENTRIES = 1 << 22
-"""The largest conv matrix (entries) for which :func:`conv_pair_numbers` also computes the exact image-level numbers."""
+"""The largest conv matrix (entries, input pixels times output pixels) for which the block's image-level numbers
+also use the exact conv matrices at the given image size; above it they hold for every size."""
 
 
-def conv_pair_numbers(conv: ConvConstruction, image_shape: tuple[int, int, int] | None) -> tuple[float, float]:
-    """(a, η): floats ≥ the operator norm of x ↦ K ∗ x and ≥ sup ‖pair(x) − K ∗ x‖₂ / ‖x‖₂, for one pruned conv pair.
-
-    Parameters
-    ----------
-    conv
-        The pruned conv pair (kernel K, its padding, its per-weight errors E±).
-    image_shape
-        (c_in, H, W) of the pair's inputs, or None for a bound that holds on images of every size.
-
-    Returns
-    -------
-    tuple[float, float]
-        Always at most the patch-level numbers ‖K̂‖₂√(hw) and η√(hw) of chapter 10. With an image shape whose
-        conv matrix has at most :data:`EXACT_CONV_ENTRIES` entries, the smaller of those and the exact
-        image-level numbers of ``lottolib.conv_bounds``: the spectral norm of the (exact) conv matrix, and of
-        [𝓔⁺ | 𝓔⁻], the conv matrices of the computed E±, plus √(hw) times the Frobenius norm of a bound on
-        the per-weight rounding of E± (each a sum of at most k products of magnitude ≤ 1, minus w:
-        |ê − e| ≤ 2u(k² + 1)).
-    """
-    norm, eta = operator_bound(conv.kernel), conv.certificate
-    if image_shape is None:
-        return norm, eta
-    c_out, c_in, h, w = conv.kernel.shape
-    if 2 * c_out * c_in * (image_shape[1] * image_shape[2]) ** 2 > EXACT_CONV_ENTRIES:
-        return norm, eta
-    exact_norm = conv_operator_norm_bound(conv.kernel, image_shape, conv.padding)
-    layer = conv.layer
-    computed = conv_pair_eta(layer.plus_error.reshape(conv.kernel.shape), layer.minus_error.reshape(conv.kernel.shape),
-                             image_shape, conv.padding)
-    k = layer.block.k
-    entry = bounds.mul_up(2 * bounds.UNIT_ROUNDOFF, float(k * k + 1))
-    slack = bounds.mul_up(bounds.mul_up(entry, math.sqrt(2 * layer.plus_error.numel()) * (1 + 2 * bounds.UNIT_ROUNDOFF)),
-                          math.sqrt(h * w) * (1 + 2 * bounds.UNIT_ROUNDOFF))
-    return min(norm, exact_norm), min(eta, bounds.add_up(computed, slack))
+def _exact_fits(kernel: torch.Tensor, image_size: tuple[int, int] | None) -> bool:
+    if image_size is None:
+        return False
+    c_out, c_in = kernel.shape[:2]
+    return 2 * c_out * c_in * (image_size[0] * image_size[1]) ** 2 <= EXACT_CONV_ENTRIES
 
 
 def _same_padding_kernel(kernel: object, name: str) -> tuple[torch.Tensor, int]:
@@ -668,14 +637,12 @@ class ConvResidualConstruction(Construction):
 
     @cached_property
     def image_numbers(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        """The image-level numbers ``((a, b), (eta1, eta2))`` of the block, on images of ``image_size`` if given, else
-        of any size: bounds on the operator norms of x ↦ K₁ ∗ x and h ↦ K₂ ∗ h and on the two pruned pairs'
-        relative errors (see :func:`conv_pair_numbers`)."""
-        shape = None if self.image_size is None else (self.first.kernel.shape[1], *self.image_size)
-        hidden = None if self.image_size is None else (self.first.kernel.shape[0], *self.image_size)
-        a, eta1 = conv_pair_numbers(self.first, shape)
-        b, eta2 = conv_pair_numbers(self.second, hidden)
-        return (a, b), (eta1, eta2)
+        """The image-level numbers ``((a, b), (eta1, eta2))`` of the block: bounds on the operator norms of
+        x ↦ K₁ ∗ x and h ↦ K₂ ∗ h and on the two pruned pairs' relative errors, from the conv pairs'
+        ``operator_bound`` and ``certificate`` (exact at ``image_size`` when the conv matrices have at most
+        :data:`EXACT_CONV_ENTRIES` entries, else the patch-level numbers, which hold for every size)."""
+        return ((self.first.operator_bound, self.second.operator_bound),
+                (self.first.certificate, self.second.certificate))
 
     @cached_property
     def certificate(self) -> float:
@@ -765,7 +732,7 @@ def prune_conv_residual(
               for shape in ((matrix.shape[1] * kk, matrix.shape[1]), (matrix.shape[0], matrix.shape[1] * kk))]
     sampled = sample_weights(shapes, seed, what=f"a random convolutional residual block with k = {[k1, k2]}")
     convs = [ConvConstruction(kernel, prune_block(RandomBlock(first, second, kk), matrix, method=method),
-                              padding, None, size)
+                              padding, None, size if _exact_fits(kernel, size) else None)
              for kernel, matrix, padding, kk, first, second in zip(
                  (kernel1, kernel2), matrices, (padding1, padding2), (k1, k2), sampled[0::2], sampled[1::2], strict=True)]
     return ConvResidualConstruction(convs[0], convs[1], eps, size)

@@ -14,12 +14,12 @@ from typing import ClassVar
 import ipywidgets as widgets
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
+from .plots import View
 from .residual import prune_residual_network, random_residual_target
 from .style import COLORS
 from .verify import sample_unit_ball
-from .widgets import render_png
+from .widgets import SLIDER_LAYOUT, SLIDER_STYLE, Explorer, log_grid
 
 __all__ = ["ResidualView", "residual_explorer", "residual_figure"]
 
@@ -30,7 +30,7 @@ MAX_BLOCKS = 6
 MAX_K = 96
 
 
-class ResidualView:
+class ResidualView(View):
     """A random residual target on R⁸ (8 hidden units per block, ‖W₁‖₂ = ‖W₂‖₂ = ``strength``, no read-out)
     and its pruned random twin (SubsetSum, ``k`` units per input, random network from ``seed``).
 
@@ -42,7 +42,8 @@ class ResidualView:
     defaults: ClassVar[dict[str, float]] = {"k": 48, "blocks": 3, "strength": 0.8, "eps": 0.05, "seed": 0}
 
     def __init__(self) -> None:
-        self.figure = Figure(figsize=(8.5, 3.2))
+        super().__init__()
+        self.figure.set_size_inches(8.5, 3.2)
         self.figure.subplots_adjust(left=0.08, right=0.97, bottom=0.15, top=0.76, wspace=0.3)
         self.left, self.right = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
         self.inputs = sample_unit_ball(2000, STREAM, 0, on_sphere_fraction=1.0)
@@ -55,7 +56,8 @@ class ResidualView:
         self.figure.legend(loc="upper center", bbox_to_anchor=(0.5, 0.91), ncol=4, fontsize=8)
         self.title = self.figure.suptitle("", fontsize=10)
 
-    def update(self, k: int, blocks: int, strength: float, eps: float = 0.05, seed: int = 0) -> ResidualView:
+    def update(self, k: int, blocks: int, strength: float,
+               eps: float = 0.05, seed: int = 0) -> ResidualView:
         """Prune a fresh random residual network for these values and redraw; returns self."""
         target = random_residual_target(STREAM, STREAM, int(blocks), seed=1234, strength=float(strength))
         construction = prune_residual_network(target, k=int(k), seed=int(seed), method="subset_sum", eps=float(eps))
@@ -86,32 +88,21 @@ class ResidualView:
                             f"{construction.certificate:.2g} ({verdict} at ε = {eps:.2g}), measured {measured[-1]:.2g}")
         return self
 
-    @classmethod
-    def draw(cls, **values: float) -> Figure:
-        """A new figure drawn with ``values`` (missing ones from ``defaults``)."""
-        return cls().update(**{**cls.defaults, **values}).figure  # type: ignore[arg-type]
-
-
 residual_figure = ResidualView.draw
 
 
-def residual_explorer() -> widgets.VBox:
+def residual_explorer() -> Explorer:
     """Sliders for k, the number of blocks and the branch strength over :class:`ResidualView`."""
-    view = ResidualView()
-    image = widgets.Image(format="png")
+    def slider(kind: type, **options: object) -> widgets.ValueWidget:
+        return kind(continuous_update=False, layout=widgets.Layout(**SLIDER_LAYOUT), style=SLIDER_STYLE, **options)
 
-    def update(k: int, blocks: int, strength: float) -> None:
-        image.value = render_png(view.update(k, blocks, strength, ResidualView.defaults["eps"]).figure, close=False)
-
-    controls = widgets.interactive(
-        update,
-        k=widgets.IntSlider(value=48, min=1, max=MAX_K, description="k", continuous_update=False),
-        blocks=widgets.IntSlider(value=3, min=1, max=MAX_BLOCKS, description="blocks", continuous_update=False),
-        strength=widgets.FloatSlider(value=0.8, min=0.05, max=1.0, step=0.05, description="‖W‖₂",
-                                     continuous_update=False),
-    )
-    controls.update()
-    note = (f"k is capped at {MAX_K} units per input and the blocks at {MAX_BLOCKS} "
+    note = (f"k moves over a log-spaced grid and is capped at {MAX_K} units per input, the blocks at {MAX_BLOCKS} "
             f"(at most {2 * MAX_BLOCKS * 2 * STREAM * STREAM * MAX_K:,} random weights); ‖W₁‖₂ = ‖W₂‖₂ ≤ 1 keeps "
-            "every entry in [-1, 1].")
-    return widgets.VBox([widgets.HBox(controls.children[:-1]), image, widgets.HTML(f"<small>{note}</small>")])
+            "every entry in [-1, 1]; ε = 0.05.")
+    return Explorer(
+        ResidualView(), note,
+        k=slider(widgets.SelectionSlider, options=[(f"{k:,}", k) for k in log_grid(1, MAX_K, include=[48])],
+                 value=48, description="k"),
+        blocks=slider(widgets.IntSlider, value=3, min=1, max=MAX_BLOCKS, description="blocks"),
+        strength=slider(widgets.FloatSlider, value=0.8, min=0.05, max=1.0, step=0.05, description="‖W₁‖₂ = ‖W₂‖₂"),
+    )
