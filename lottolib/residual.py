@@ -13,8 +13,10 @@ only the branches are random: branch i is a random ReLU network of depth 4, two 
 the ReLU between them playing the target's σ. The read-out is one more pruned block. So the random
 network has depth 4B + 2 counted in weight layers, and every weight it keeps is a random weight.
 
-**Certificate** (chapter 11, *Residual networks*). With a_i ≥ ‖W₁⁽ⁱ⁾‖₂, b_i ≥ ‖W₂⁽ⁱ⁾‖₂, c ≥ ‖W_out‖₂
-and the pairs' layer bounds η₁ᵢ, η₂ᵢ, η_out (‖g(z) − W z‖₂ ≤ η ‖z‖₂), start from R_0 = 1, Δ_0 = 0 and set
+**Certificate** (chapter 11, *Residual networks*). With a_i ≥ ‖W₁⁽ⁱ⁾‖₂, b_i ≥ ‖W₂⁽ⁱ⁾‖₂, c ≥ ‖W_out‖₂,
+the layer bounds η₁ᵢ = ‖[E⁺ | E⁻]‖₂ and η_out of the pairs that read the stream (‖g(z) − W z‖₂ ≤ η ‖z‖₂
+for every z) and η₂ᵢ = ‖E⁺‖₂ for the pair that reads σ(·) ≥ 0 (where only E⁺ acts), start from
+R_0 = 1, Δ_0 = 0 and set
 
     D_i = η₁ᵢ (R_{i−1} + Δ_{i−1}) + a_i Δ_{i−1}                 (error after the first pair and σ),
     Δ_i = Δ_{i−1} + η₂ᵢ (a_i R_{i−1} + D_i) + b_i D_i          (error after block i),
@@ -51,6 +53,7 @@ from .conv import ConvConstruction, kernel_matrix
 from .layer import METHODS, LayerConstruction, prune_block
 from .memory import MemoryLimitError
 from .probability import layer_width_bound
+from .propagation import sqrt_up
 from .random_network import RandomBlock, linear, relu_stack, sample_weights
 from .seeds import check_seed, generator
 
@@ -445,8 +448,12 @@ class ResidualConstruction(Construction):
 
     @property
     def etas(self) -> list[float]:
-        """η of every pruned pair, in layer order."""
-        return [pair.eta for pair in self.pairs]
+        """The η the certificate uses for every pruned pair, in layer order.
+
+        That is ‖[E⁺ | E⁻]‖₂ for the pairs that read the stream (W₁ of each block, the read-out), and
+        η⁺ = ‖E⁺‖₂ for W₂ of each block, whose input σ(·) is never negative."""
+        return [pair.eta_plus if i % 2 == 1 and i < 2 * len(self.target.blocks) else pair.eta
+                for i, pair in enumerate(self.pairs)]
 
     @property
     def k_per_layer(self) -> list[int]:
@@ -457,10 +464,9 @@ class ResidualConstruction(Construction):
     def gaps(self) -> list[float]:
         """Δ after each block (and after the read-out), rounded up; the last is the certificate."""
         norms, readout = self.target.norm_bounds()
-        etas = [(first.eta, second.eta) for first, second in self.block_pairs]
-        readout_pair = self.readout_pair
-        return residual_gaps(norms, etas, None if readout is None or readout_pair is None
-                             else (readout, readout_pair.eta))
+        etas = self.etas
+        pairs = [(etas[2 * i], etas[2 * i + 1]) for i in range(len(norms))]
+        return residual_gaps(norms, pairs, None if readout is None else (readout, etas[-1]))
 
     @property
     def certificate(self) -> float:
@@ -474,6 +480,10 @@ class ResidualConstruction(Construction):
     @property
     def random_weights(self) -> list[torch.Tensor]:
         return [weight for pair in self.pairs for weight in pair.random_weights]
+
+    def adversary_starts(self) -> torch.Tensor:
+        """Singular vectors (and their sign-split parts) of the first block's W₁ and of its pair's errors."""
+        return self.pairs[0].adversary_starts()
 
     @property
     def description(self) -> str:
@@ -640,9 +650,12 @@ class ConvResidualConstruction(Construction):
         """The image-level numbers ``((a, b), (eta1, eta2))`` of the block: bounds on the operator norms of
         x ↦ K₁ ∗ x and h ↦ K₂ ∗ h and on the two pruned pairs' relative errors, from the conv pairs'
         ``operator_bound`` and ``certificate`` (exact at ``image_size`` when the conv matrices have at most
-        :data:`EXACT_CONV_ENTRIES` entries, else the patch-level numbers, which hold for every size)."""
+        :data:`EXACT_CONV_ENTRIES` entries, else the patch-level numbers, which hold for every size); for the
+        second pair, whose input σ(·) is never negative, also η⁺√(hw) with η⁺ = ‖E⁺‖₂, if smaller."""
+        _, _, h, w = self.second.kernel.shape
+        second_plus = bounds.mul_up(self.second.layer.eta_plus, sqrt_up(h * w))
         return ((self.first.operator_bound, self.second.operator_bound),
-                (self.first.certificate, self.second.certificate))
+                (self.first.certificate, min(self.second.certificate, second_plus)))
 
     @cached_property
     def certificate(self) -> float:

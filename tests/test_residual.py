@@ -73,11 +73,16 @@ def pair_eta(pair):
     return reference.spectral_norm(np.hstack([pair.plus_error.numpy(), pair.minus_error.numpy()]))
 
 
+def pair_eta_plus(pair):
+    """‖E⁺‖₂ of one pruned pair (its bound on non-negative inputs), by NumPy's SVD."""
+    return reference.spectral_norm(pair.plus_error.numpy())
+
+
 def reference_certificate(construction):
     """The recursion in exact rationals from NumPy's spectral norms and the pairs' per-weight errors."""
     target = construction.target
     norms = [(reference.spectral_norm(a.numpy()), reference.spectral_norm(b.numpy())) for a, b in target.blocks]
-    etas = [(pair_eta(construction.pairs[2 * i]), pair_eta(construction.pairs[2 * i + 1])) for i in range(len(norms))]
+    etas = [(pair_eta(construction.pairs[2 * i]), pair_eta_plus(construction.pairs[2 * i + 1])) for i in range(len(norms))]
     readout = None if target.readout is None else (reference.spectral_norm(target.readout.numpy()),
                                                    pair_eta(construction.pairs[-1]))
     return exact_recursion(norms, etas, readout)[-1]
@@ -258,8 +263,8 @@ def test_certificate_by_hand_for_one_block():
     target = random_residual_target(4, 3, 1, seed=5, strength=0.9)
     construction = prune_residual_network(target, k=20, seed=1)
     a, b = (reference.spectral_norm(m.numpy()) for m in target.blocks[0])
-    eta1, eta2 = (pair_eta(p) for p in construction.pairs)
-    by_hand = (a + eta1) * (b + eta2) - a * b  # one block: Δ = (a + η₁)(b + η₂) − ab
+    eta1, eta2 = pair_eta(construction.pairs[0]), pair_eta_plus(construction.pairs[1])
+    by_hand = (a + eta1) * (b + eta2) - a * b  # one block: Δ = (a + η₁)(b + η₂⁺) − ab
     assert construction.certificate == pytest.approx(by_hand, rel=1e-9)
     assert construction.certificate >= by_hand * (1 - 1e-12)
 
@@ -477,13 +482,16 @@ def conv_matrix_reference(kernel, image_shape, padding):
     return np.stack(columns, axis=1)
 
 
-def image_numbers_reference(conv, image_shape):
-    """(a, η) of one pruned conv pair: the smaller of the patch-level and the exact image-level numbers."""
+def image_numbers_reference(conv, image_shape, nonnegative=False):
+    """(a, η) of one pruned conv pair: the smaller of the patch-level and the exact image-level numbers (and, for
+    non-negative inputs, of ‖E⁺‖₂√(hw))."""
     kernel = conv.kernel.numpy()
     c_out, _, h, w = kernel.shape
     root = math.sqrt(h * w)
     patch_a = reference.spectral_norm(kernel.reshape(c_out, -1)) * root
     patch_eta = pair_eta(conv.layer) * root
+    if nonnegative:
+        patch_eta = min(patch_eta, pair_eta_plus(conv.layer) * root)
     if image_shape is None:
         return patch_a, patch_eta
     exact_a = reference.spectral_norm(conv_matrix_reference(kernel, image_shape, conv.padding))
@@ -508,7 +516,7 @@ def test_conv_block_target_certificate_and_adversary(shape1, shape2, k, method, 
     assert np.allclose(construction.target_forward(x).numpy(), expected, atol=1e-12)
     # certificate: the one-block formula (a + η₁)(b + η₂) − ab with image-level numbers computed in NumPy
     a, eta1 = image_numbers_reference(construction.first, None if size is None else (shape1[1], *size))
-    b, eta2 = image_numbers_reference(construction.second, None if size is None else (shape1[0], *size))
+    b, eta2 = image_numbers_reference(construction.second, None if size is None else (shape1[0], *size), True)
     by_hand = (a + eta1) * (b + eta2) - a * b
     assert construction.certificate == pytest.approx(by_hand, rel=1e-8)
     assert construction.certificate >= by_hand * (1 - 1e-12)
