@@ -497,12 +497,14 @@ class ResidualConstruction(Construction):
         return (self.target.d,)
 
     def report(self) -> list[dict[str, object]]:
-        """Per pruned pair: which weight it approximates, its shape, k, hidden width, η, random and kept weights."""
+        """Per pruned pair: which weight it approximates, its shape, k, hidden width, the η the certificate uses
+        (:attr:`etas`), random and kept weights."""
         names = [f"W{j + 1} of block {i + 1}" for i in range(len(self.target.blocks)) for j in range(2)]
         names += ["readout"] if self.target.readout is not None else []
         return [{"layer": name, "n": pair.target.shape[0], "d": pair.target.shape[1], "k": pair.block.k,
-                 "hidden": pair.block.hidden_width, "eta": pair.eta, "random_parameters": pair.random_parameters,
-                 "kept_parameters": pair.kept_parameters} for name, pair in zip(names, self.pairs, strict=True)]
+                 "hidden": pair.block.hidden_width, "eta": eta, "random_parameters": pair.random_parameters,
+                 "kept_parameters": pair.kept_parameters}
+                for name, pair, eta in zip(names, self.pairs, self.etas, strict=True)]
 
     def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Sequential:
         """``Residual(branch)`` per block (branch: Linear, ReLU, Linear, ReLU, Linear, ReLU, Linear), then
