@@ -74,7 +74,7 @@ grade: $(DIST_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/suite.py
-	$(BIN)/python scripts/execute_notebooks.py chapters/source/12_performance.md
+	$(BIN)/python scripts/execute_notebooks.py chapters/source/13_performance.md
 
 # Mutation testing of the math core (pyproject's [tool.mutmut]); slow, so not part of `make test`.
 # Results: `.venv/bin/mutmut results`, one mutant: `.venv/bin/mutmut show NAME`.

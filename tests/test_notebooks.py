@@ -120,17 +120,25 @@ def test_stored_figures_are_sharp(source):
     assert not blurry, "figures not at retina resolution, re-run `make notebooks`: " + "; ".join(blurry)
 
 
-EXERCISE_CHAPTERS = [s for s in SOURCES if s.stem[:2] in {"00", "01", "02", "03", "04", "05"}]
+APPENDIX = {"13_performance"}
+EXERCISE_CHAPTERS = [s for s in SOURCES if s.stem not in APPENDIX]
 
 
 @pytest.mark.parametrize("source", EXERCISE_CHAPTERS, ids=lambda p: p.stem)
-def test_exercises_come_last_with_folded_solutions(source):
+def test_exercises_come_last_with_folded_solutions_after_the_key_takeaways(source):
     text = source.read_text()
     exercises = text.count("```{exercise}")
     assert 2 <= exercises <= 3
     assert text.count("````{solution-start}") == text.count("````{solution-end}") == exercises
     assert text.count(":class: dropdown") >= exercises
     assert text.rindex("\n## ") == text.index("\n## Exercises\n"), "exercises are the last section"
+    sections = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert sections[-2:] == ["Key takeaways", "Exercises"], "a chapter ends with its key takeaways, then exercises"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_every_page_has_key_takeaways(source):
+    assert "\n## Key takeaways\n" in source.read_text()
 
 
 def test_the_teaching_page_lists_every_exercise():
