@@ -10,6 +10,7 @@ from torch import nn
 import lottolib as L
 from lottolib.conv import prune_cnn, prune_conv
 from lottolib.edge_popup import train_edge_popup
+from lottolib.residual import prune_conv_residual, prune_residual_network, random_residual_target
 
 WEIGHTED = (nn.Linear, nn.Conv2d)
 
@@ -40,6 +41,12 @@ CASES = {
     "conv": lambda: prune_conv(_kernel(0), k=4, seed=5, padding=1, eps=0.5, image_size=(6, 6)),
     "cnn": lambda: prune_cnn(_kernel(1), _kernel(2, (2, 3 * 16, 1, 1))[:, :, 0, 0], k=(4, 6), seed=7),
     "edge-popup": _edge_popup,
+    "residual": lambda: prune_residual_network(random_residual_target(5, 4, 2, 3, seed=0, strength=0.7), k=12, seed=9,
+                                               eps=0.5),
+    "subset residual": lambda: prune_residual_network(random_residual_target(4, 3, 1, seed=1), k=10, seed=2,
+                                                      method="subset_sum"),
+    "conv residual": lambda: prune_conv_residual(0.5 * _kernel(3, (4, 2, 3, 3)), 0.5 * _kernel(4, (2, 4, 1, 1)), k=(3, 5),
+                                                 seed=11, eps=1.0, image_size=(5, 5)),
 }
 
 
