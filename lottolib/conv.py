@@ -31,6 +31,7 @@ from .random_network import sample_block
 from .seeds import generator
 
 __all__ = [
+    "EXACT_CONV_ENTRIES",
     "CNNConstruction",
     "ConvConstruction",
     "kernel_matrix",
@@ -46,6 +47,20 @@ def _check_kernel(kernel: object) -> torch.Tensor:
     if tensor.ndim != 4 or 0 in tensor.shape:
         raise ValueError(f"a convolution kernel has shape (c_out, c_in, h, w), got {tuple(tensor.shape)}")
     return check_bounded(tensor, "kernel")
+
+
+EXACT_CONV_ENTRIES = 1 << 22
+"""The largest convolution matrix (input pixels × output pixels, summed over the pair's two matrices) for
+which image-level bounds use the exact matrices at the given image size; above it the patch-level bounds,
+which hold for every size, are used (the exact matrix of a 3 × 200 × 200 image would need 115 GB)."""
+
+
+def exact_bounds_fit(kernel: torch.Tensor, image_size: tuple[int, int] | None) -> bool:
+    """Whether :data:`EXACT_CONV_ENTRIES` allows the exact conv matrices of ``kernel`` at ``image_size``."""
+    if image_size is None:
+        return False
+    c_out, c_in = kernel.shape[:2]
+    return 2 * c_out * c_in * (image_size[0] * image_size[1]) ** 2 <= EXACT_CONV_ENTRIES
 
 
 def kernel_matrix(kernel: torch.Tensor) -> torch.Tensor:
@@ -97,10 +112,11 @@ class ConvConstruction(Construction):
         η √(h w) rounded up, which holds for every image size; with ``image_size`` also the
         image-level η_img = ‖[𝓔⁺ | 𝓔⁻]‖₂ of :func:`~lottolib.conv_bounds.conv_pair_eta` (the
         convolutions with the error kernels, at that size, plus the rounding slack of the stored
-        errors), whichever is smaller. The image-level bound is the one success is judged on.
+        errors), whichever is smaller, while the exact matrices are small enough
+        (:data:`EXACT_CONV_ENTRIES`). The image-level bound is the one success is judged on.
         """
         patch_bound = bounds.mul_up(self.layer.eta, _sqrt_up(self.kernel.shape[2] * self.kernel.shape[3]))
-        if self.image_size is None:
+        if self.image_size is None or not exact_bounds_fit(self.kernel, self.image_size):
             return patch_bound
         image = (self.kernel.shape[1], *self.image_size)
         image_eta = conv_pair_eta(self.layer.plus_error.view(self.kernel.shape),
@@ -113,7 +129,7 @@ class ConvConstruction(Construction):
         """A float ≥ the target convolution's operator norm: ‖K̂‖₂ √(h w), or, with ``image_size``, the
         spectral norm of the convolution's exact matrix at that size if smaller."""
         patch_bound = operator_bound(self.kernel)
-        if self.image_size is None:
+        if self.image_size is None or not exact_bounds_fit(self.kernel, self.image_size):
             return patch_bound
         image = (self.kernel.shape[1], *self.image_size)
         return min(patch_bound, conv_operator_norm_bound(self.kernel, image, self.padding))

@@ -58,7 +58,6 @@ from .random_network import RandomBlock, linear, relu_stack, sample_weights
 from .seeds import check_seed, generator
 
 __all__ = [
-    "EXACT_CONV_ENTRIES",
     "ConvResidualConstruction",
     "Residual",
     "ResidualConstruction",
@@ -610,18 +609,6 @@ def prune_residual_network(
 # One convolutional residual block
 
 
-EXACT_CONV_ENTRIES = 1 << 22
-"""The largest conv matrix (entries, input pixels times output pixels) for which the block's image-level numbers
-also use the exact conv matrices at the given image size; above it they hold for every size."""
-
-
-def _exact_fits(kernel: torch.Tensor, image_size: tuple[int, int] | None) -> bool:
-    if image_size is None:
-        return False
-    c_out, c_in = kernel.shape[:2]
-    return 2 * c_out * c_in * (image_size[0] * image_size[1]) ** 2 <= EXACT_CONV_ENTRIES
-
-
 def _same_padding_kernel(kernel: object, name: str) -> tuple[torch.Tensor, int]:
     tensor = as_tensor(kernel, name)
     if tensor.ndim != 4 or 0 in tensor.shape:
@@ -652,7 +639,7 @@ class ConvResidualConstruction(Construction):
         """The image-level numbers ``((a, b), (eta1, eta2))`` of the block: bounds on the operator norms of
         x ↦ K₁ ∗ x and h ↦ K₂ ∗ h and on the two pruned pairs' relative errors, from the conv pairs'
         ``operator_bound`` and ``certificate`` (exact at ``image_size`` when the conv matrices have at most
-        :data:`EXACT_CONV_ENTRIES` entries, else the patch-level numbers, which hold for every size); for the
+        :data:`~lottolib.conv.EXACT_CONV_ENTRIES` entries, else the patch-level numbers, which hold for every size); for the
         second pair, whose input σ(·) is never negative, also η⁺√(hw) with η⁺ = ‖E⁺‖₂, if smaller."""
         _, _, h, w = self.second.kernel.shape
         second_plus = bounds.mul_up(self.second.layer.eta_plus, sqrt_up(h * w))
@@ -747,7 +734,7 @@ def prune_conv_residual(
               for shape in ((matrix.shape[1] * kk, matrix.shape[1]), (matrix.shape[0], matrix.shape[1] * kk))]
     sampled = sample_weights(shapes, seed, what=f"a random convolutional residual block with k = {[k1, k2]}")
     convs = [ConvConstruction(kernel, prune_block(RandomBlock(first, second, kk), matrix, method=method),
-                              padding, None, size if _exact_fits(kernel, size) else None)
+                              padding, None, size)
              for kernel, matrix, padding, kk, first, second in zip(
                  (kernel1, kernel2), matrices, (padding1, padding2), (k1, k2), sampled[0::2], sampled[1::2], strict=True)]
     return ConvResidualConstruction(convs[0], convs[1], eps, size)
