@@ -24,8 +24,7 @@ differences) peak on the sphere, so by default the search runs on the sphere (``
 with ``on_sphere=False`` points are kept in the ball by x = y·min(1, 1/‖y‖). The returned error is
 re-evaluated at the returned input in float64: it is a value err actually takes.
 
-Used by the certificate benchmark and the soundness tests (chapter 5's "how loose is the
-certificate" table).
+Used by :func:`lottolib.empirical_error`; introduced in chapter 12, *How tight is the certificate*.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ W p + E⁺ σ(p) − E⁻ σ(−p). Taking patches commutes with the pixelwise �
 with 𝓔^± the convolutions with the kernels E^± (reshaped to K's shape). Since
 ‖(σ(x), σ(−x))‖₂ = ‖x‖₂, the image-level error is at most η_img ‖x‖₂ with
 η_img = ‖[𝓔⁺ | 𝓔⁻]‖₂ ≤ η √(h w) (the patch-level bound): :func:`conv_pair_eta`.
+
+Introduced in chapter 10, *Convolutions*, and used there by sized convolutions and the CNN.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ of M_Rᵀ M_R inside the region; all of them are tried. The result is exact up t
 rounding of the vertices (a few ulps), which is why tests compare it to certificates with a
 relative margin of 1e-9.
 
-Introduced in chapter 5, *Deep networks* ("where the truth lies between the bounds").
+Introduced in chapter 12, *How tight is the certificate* ("where the truth lies").
 """
 
 from __future__ import annotations

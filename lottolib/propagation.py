@@ -36,7 +36,7 @@ Cost: the semidefinite program has one matrix variable of side k = 2d + 2Σ_{i<l
 interior-point solve grows like k⁶ (measured: about 1 s at k = 30, 15 s at k = 50, 80 s at
 k = 70, 220 s at k = 90 on one core). Above ``max_size`` (default 60) the old bound is returned.
 
-Introduced in chapter 5, *Deep networks*, where the proof is.
+Introduced in chapter 12, *How tight is the certificate*, where the proof is.
 """
 
 from __future__ import annotations
