@@ -66,8 +66,10 @@ def main() -> None:
         alive = counts["survived"] + counts["no tests"] + counts["timeout"]
         considered = counts["killed"] + alive
         table.append({"module": module, "mutants": len(codes), "equivalent": sum(n in equivalent for n in codes),
-                      **counts, "kill_rate": counts["killed"] / considered if considered else None})
-        survivors += [name for name, code in codes.items() if classify(code) != "killed" and name not in equivalent]
+                      **{key: counts[key] for key in ("killed", "survived", "no tests", "timeout", "not checked")},
+                      "kill_rate": counts["killed"] / considered if considered else None})
+        survivors += [name for name, code in codes.items()
+                      if classify(code) not in ("killed", "not checked") and name not in equivalent]
     header = ("module", "mutants", "equiv.", "killed", "survived", "no tests", "timeout", "kill rate")
     print("".join(f"{h:<14}" if i == 0 else f"{h:>10}" for i, h in enumerate(header)))
     for row in table:

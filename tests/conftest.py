@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 # Property tests: deterministic examples. Under mutation testing (`make mutants`, which sets
 # MUTANT_UNDER_TEST) fewer examples per property keep each mutant's run short.
 settings.register_profile("lottobook", max_examples=25, deadline=None, derandomize=True)
-settings.register_profile("mutants", max_examples=10, deadline=None, derandomize=True)
+settings.register_profile("mutants", max_examples=10, deadline=None, derandomize=True, database=None,
+                          phases=[Phase.explicit, Phase.generate])  # a mutant is killed by any failure: no shrinking
 settings.load_profile("mutants" if os.environ.get("MUTANT_UNDER_TEST") else "lottobook")
 torch.set_num_threads(2)
 

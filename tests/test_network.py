@@ -155,3 +155,16 @@ def test_export_round_trips_bit_for_bit_with_positive_zeros():
     with torch.no_grad():
         assert torch.equal(loaded(x), exported(x))
     assert 0 < L.sparsity(construction) < 1
+
+
+def test_report_lists_each_pair_with_its_shape_width_and_counts():
+    target = L.random_target([3, 5, 2], seed=4)
+    construction = L.prune_random_network(target, 0.1, seed=5, k=[7, 9])
+    rows = construction.report()
+    assert [row["layer"] for row in rows] == [1, 2]
+    for row, (n, d), k, layer in zip(rows, [(5, 3), (2, 5)], [7, 9], construction.layers, strict=True):
+        assert (row["n"], row["d"], row["k"], row["hidden"]) == (n, d, k, d * k)
+        assert row["random_parameters"] == d * k * d + n * d * k
+        assert row["kept_parameters"] == int(layer.first_mask.sum() + layer.second_mask.sum())
+        assert row["eta"] == layer.eta
+    assert construction.hidden_widths == [21, 45] and construction.k_per_layer == [7, 9]
