@@ -33,7 +33,6 @@ __all__ = [
     "mul_up",
     "rounding_slack",
     "spectral_norm_bound",
-    "sum_up",
 ]
 
 UNIT_ROUNDOFF = 2.0**-53
@@ -50,14 +49,6 @@ def mul_up(a: float, b: float) -> float:
     """The smallest float ≥ a·b (the exact real product of the two floats): a·b rounded upward."""
     product = a * b
     return product if Fraction(product) >= Fraction(a) * Fraction(b) else math.nextafter(product, math.inf)
-
-
-def sum_up(values: Sequence[float]) -> float:
-    """A float ≥ the exact sum of ``values`` (each addition rounded up)."""
-    total = 0.0
-    for value in values:
-        total = add_up(total, value)
-    return total
 
 
 def spectral_norm_bound(matrix: torch.Tensor) -> float:

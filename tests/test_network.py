@@ -168,3 +168,17 @@ def test_report_lists_each_pair_with_its_shape_width_and_counts():
         assert row["kept_parameters"] == int(layer.first_mask.sum() + layer.second_mask.sum())
         assert row["eta"] == layer.eta
     assert construction.hidden_widths == [21, 45] and construction.k_per_layer == [7, 9]
+
+
+def test_tight_certificate_lies_between_the_exact_supremum_and_the_certificate():
+    from lottolib.exact import exact_supremum
+
+    construction = L.prune_random_network(L.random_target([2, 4, 3], seed=6), 0.1, seed=6, k=60)
+    report = construction.tight_certificate()
+    exact = exact_supremum(construction.target, [layer.plus_error for layer in construction.layers],
+                           [layer.minus_error for layer in construction.layers]).value
+    assert report.method == "relaxation" and report.old == construction.certificate
+    assert exact <= report.new <= construction.certificate
+    assert report.new < 0.5 * construction.certificate  # far tighter on this network
+    large = construction.tight_certificate(max_size=4)  # the relaxation is too large: the certificate stands
+    assert large.method == "recursion" and large.new == large.old == construction.certificate

@@ -123,8 +123,8 @@ def test_layer_width_is_the_smallest_k_the_union_bound_allows(n, d, eps, delta):
     assert L.layer_width_bound(n, d, eps, delta) == reference.layer_width(n, d, eps, delta)
 
 
-@pytest.mark.parametrize(("shapes", "eps", "delta"), [([(1, 1)], 0.5, 0.05), ([(4, 4), (2, 4)], 0.1, 0.1),
-                                                       ([(3, 5), (3, 3), (2, 3)], 0.05, 0.05)])
+@pytest.mark.parametrize(("shapes", "eps", "delta"), [([(1, 1)], 0.5, 0.05), ([(2, 2)], 1.0, 0.2),
+                                                       ([(4, 4), (2, 4)], 0.1, 0.1), ([(3, 5), (3, 3), (2, 3)], 0.05, 0.05)])
 def test_network_width_splits_eps_and_delta_over_the_layers(shapes, eps, delta):
     assert L.network_width_bound(shapes, eps, delta) == reference.network_widths(shapes, eps, delta)
 
