@@ -72,9 +72,13 @@ grade: $(DIST_STAMP)
 		|| { echo "usage: make grade ASSIGNMENT=NAME SUBMISSIONS=DIR [OUT=DIR]   (NAME: $(notdir $(basename $(wildcard assignments/source/*.md))))"; exit 2; }
 	$(BIN)/python scripts/grade.py $(ASSIGNMENT) $(SUBMISSIONS) $(if $(OUT),--out $(OUT))
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(BIN)/python bench/suite.py
-	$(BIN)/python scripts/execute_notebooks.py chapters/source/13_performance.md
+	$(BIN)/python bench/certificate_bench.py
+	$(BIN)/python bench/subset_sum_bench.py
+	$(BIN)/python bench/residual_bench.py
+	$(BIN)/python bench/widget_latency.py
+	$(BIN)/python scripts/execute_notebooks.py chapters/source/11_certificates.md chapters/source/13_performance.md
 
 # Mutation testing of the math core (pyproject's [tool.mutmut]); slow, so not part of `make test`.
 # Results: `.venv/bin/mutmut results`, one mutant: `.venv/bin/mutmut show NAME`.
