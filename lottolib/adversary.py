@@ -167,7 +167,7 @@ def strong_adversary(
     Parameters
     ----------
     err
-        Maps a float64 batch x of shape (m, *input_shape) to the errors (m,), differentiably
+        Maps a float64 batch x of shape ``(m, *input_shape)`` to the errors (m,), differentiably
         (torch operations), e.g. ``lambda x: (pruned(x) - target(x)).norm(dim=1)``.
     input_shape
         d for vectors, or e.g. (1, 8, 8) for images; ‖x‖₂ is over all entries of one input.

@@ -126,7 +126,7 @@ class ConvConstruction(Construction):
 
     @property
     def operator_bound(self) -> float:
-        """A float ≥ the target convolution's operator norm: ‖K̂‖₂ √(h w), or, with ``image_size``, the
+        """A float ≥ the target convolution's operator norm, namely ‖K̂‖₂ √(h w) or, with ``image_size``, the
         spectral norm of the convolution's exact matrix at that size if smaller."""
         patch_bound = operator_bound(self.kernel)
         if self.image_size is None or not exact_bounds_fit(self.kernel, self.image_size):
@@ -256,7 +256,7 @@ class CNNConstruction(Construction):
 
     @cached_property
     def certificate(self) -> float:
-        """Δ ≥ ‖G̃(x) − F(x)‖₂ for every image with ‖x‖₂ ≤ 1: the recursion of chapter 5, rounded up, with the
+        """Δ ≥ ‖G̃(x) − F(x)‖₂ for every image with ‖x‖₂ ≤ 1, by the recursion of chapter 5 rounded up, with the
         image-level bounds of the convolution and η⁺ of the linear pair (its input is a ReLU's output)."""
         norms = [self.conv.operator_bound, bounds.spectral_norm_bound(self.linear.target)]
         return bounds.certificate(norms, [self.conv.certificate, self.linear.eta_plus])  # its input σ(·) ≥ 0

@@ -61,7 +61,7 @@ class LayerConstruction(Construction):
 
     @cached_property
     def kept_counts(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(plus, minus), each (n, d): how many units each side of each target weight keeps."""
+        """How many units each side of each target weight keeps, as the pair (plus, minus), each of shape (n, d)."""
         kept = self.second_mask.view(self.block.n, self.block.d, self.block.k)
         u = _group_first_weights(self.block)
         return (kept & (u > 0)).sum(dim=2), (kept & (u < 0)).sum(dim=2)
@@ -78,7 +78,7 @@ class LayerConstruction(Construction):
 
     @cached_property
     def rounding_slack(self) -> float:
-        """A float ≥ ‖[E⁺ − Ê⁺ | E⁻ − Ê⁻]‖_F: how far the stored float64 errors may be from the exact ones."""
+        """How far the stored float64 errors may be from the exact ones, a float ≥ ‖[E⁺ − Ê⁺ | E⁻ − Ê⁻]‖_F."""
         slack = [rounding_slack(errors, counts) for errors, counts in
                  zip((self.plus_error, self.minus_error), self.kept_counts, strict=True)]
         return frobenius_norm_bound(torch.cat(slack, dim=1))

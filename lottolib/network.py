@@ -181,7 +181,7 @@ class NetworkConstruction(Construction):
 
     @cached_property
     def recursion_certificate(self) -> float:
-        """The recursion with η_i = ‖[E⁺_i | E⁻_i]‖₂ at every layer: chapter 5's first form, kept for comparison."""
+        """Chapter 5's first form, kept for comparison, the recursion with η_i = ‖[E⁺_i | E⁻_i]‖₂ at every layer."""
         return bounds.certificate(self.norms, self.etas)
 
     def tight_certificate(self, *, max_size: int = DEFAULT_MAX_SIZE) -> CertificateReport:
@@ -195,7 +195,7 @@ class NetworkConstruction(Construction):
 
         Returns
         -------
-        CertificateReport
+        lottolib.propagation.CertificateReport
             ``old`` is :attr:`certificate`; ``new`` ≤ ``old`` bounds the exact error. The relaxation is
             solved for the stored float64 errors Ê; the distance to the exact errors is added as the
             recursion bound of ‖G̃_exact − G̃_Ê‖ (layer gains ‖W_i‖ + η_i, per-layer slack ‖E − Ê‖_F).

@@ -28,7 +28,7 @@ and the error is positively homogeneous in x, so the same holds on the whole bal
 of (Y, t) is sound; a good one comes from the doubly non-negative (DNN) semidefinite relaxation
 of the same constraints, whose dual variables are exactly such a Y. The relaxation is solved
 numerically (cvxpy + Clarabel); its output is *not trusted*: the bound is recomputed from Y
-with every rounding error bounded (:func:`_verified_lambda_max`), and the result is never above
+with every rounding error bounded (``_verified_lambda_max``), and the result is never above
 the old recursion (:func:`recursion_certificate`), which is returned when the problem is too
 large for the solver, the solver is missing or fails.
 
@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_SIZE = 60
-"""Largest side k of the semidefinite program solved by default (above it: the old recursion)."""
+"""Largest side k of the semidefinite program solved by default (above it, the old recursion)."""
 
 
 def sqrt_up(value: float) -> float:

@@ -63,9 +63,9 @@ def log_grid(low: int, high: int, *, include: Iterable[int] = (),
     ----------
     low, high : int
         The ends of the grid, 1 <= low <= high.
-    include : iterable of int
+    include : Iterable of int
         Extra values (e.g. the slider's default), each in [low, high].
-    mantissas : iterable of float
+    mantissas : Iterable of float
         The values m in [1, 10) of the series m·10^e.
 
     Returns
@@ -139,8 +139,8 @@ class Explorer(widgets.VBox):
         The figure to redraw; its ``defaults`` supply every value without a slider.
     note : str
         Plain text under the sliders: their ranges and caps.
-    sliders : ipywidgets.ValueWidget, as keyword arguments
-        One slider per argument of ``view.update`` that the reader can move.
+    **sliders : ipywidgets.ValueWidget
+        Keyword arguments: one slider per argument of ``view.update`` that the reader can move.
     """
 
     def __init__(self, view: View, note: str, **sliders: widgets.ValueWidget) -> None:
