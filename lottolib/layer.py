@@ -24,7 +24,7 @@ import torch
 from .checks import as_matrix, check_bounded, check_eps, check_positive_int
 from .one_weight import choose_pairs
 from .random_network import RandomBlock, ReluBlock, sample_block
-from .subset_sum import MAX_SIDE_CANDIDATES, SubsetChoice, choose_subsets
+from .subset_sum import SubsetChoice, choose_subsets, values_per_weight
 
 __all__ = ["CHUNK_ELEMENTS", "METHODS", "LayerConstruction", "prune_block", "prune_layer"]
 
@@ -119,7 +119,7 @@ def _values_per_weight(method: str, k: int) -> int:
     """Float64 values the method holds per target weight: bounds the chunk size."""
     if method == "pair":
         return k
-    return k + 8 * 2 ** ((min(k, MAX_SIDE_CANDIDATES) + 1) // 2)
+    return values_per_weight(k)
 
 
 def prune_block(block: RandomBlock, target: torch.Tensor, eps: float, method: str = "pair") -> LayerConstruction:
