@@ -131,9 +131,10 @@ def floor_note(n: int, d: int, max_units: int | None = None) -> str:
 def _all_sums(values: torch.Tensor) -> torch.Tensor:
     """(N, c) → (N, 2^c): column s holds the sum of the values whose bit is set in s, added in
     order of the items (elementwise, so a row's sums never depend on the other rows)."""
-    sums = values.new_zeros(values.shape[0], 1)
+    sums = values.new_empty(values.shape[0], 1 << values.shape[1])
+    sums[:, 0] = 0.0
     for item in range(values.shape[1]):
-        sums = torch.cat([sums, sums + values[:, item : item + 1]], dim=1)
+        torch.add(sums[:, : 1 << item], values[:, item : item + 1], out=sums[:, 1 << item : 2 << item])
     return sums
 
 
