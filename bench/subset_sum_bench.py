@@ -47,6 +47,7 @@ from lottolib.random_network import sample_block  # noqa: E402
 EPSILONS = [0.1, 0.03, 0.01, 0.003, 0.001]
 FLOOR_UNITS = [8, 12, 16, 20, 24, 28, 32]
 LENET = [784, 300, 100, 10]
+THREADS = 2
 
 
 def _peak_mb() -> float:
@@ -202,10 +203,10 @@ def per_weight() -> list[dict]:
     return rows
 
 
-def lenet_case(eps: float, k: int, tolerance_factor: float | None) -> dict:
+def lenet_case(eps: float, k: int, tolerance_factor: float | None, threads: int) -> dict:
     """One LeNet construction (run in a fresh subprocess). ``tolerance_factor`` c: the layer passes
     tolerance = c·ε/(√n + √(2d)) to choose_subsets (the proposed change, patched in here)."""
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     if tolerance_factor is not None:
         import lottolib.layer as layer
 
@@ -249,7 +250,7 @@ def _in_subprocess(*args: object) -> dict:
 def lenet() -> list[dict]:
     rows = []
     for eps, k in ((0.01, 64), (0.001, 64)):
-        rows.append(_in_subprocess("lenet", eps, k, "none"))
+        rows.append(_in_subprocess("lenet", eps, k, "none", THREADS))
         print("lenet", rows[-1], flush=True)
     return rows
 
@@ -312,8 +313,8 @@ def proposed(quick: bool) -> dict:
         print("proposed assigned", row, flush=True)
     out["side_failure"] = side_failure_rate(quick)
     out["lenet_tolerance"] = []
-    for eps, k, factor in ((0.01, 64, 0.5), (0.001, 64, 0.5)):
-        out["lenet_tolerance"].append(_in_subprocess("lenet", eps, k, factor))
+    for eps, k, factor in ((0.01, 64, 0.5), (0.001, 64, 0.5), (0.001, 64, 0.25)):
+        out["lenet_tolerance"].append(_in_subprocess("lenet", eps, k, factor, THREADS))
         print("proposed lenet", out["lenet_tolerance"][-1], flush=True)
     return out
 
@@ -326,12 +327,15 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "subset_sum.json"))
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run these sections, keep the others in --out")
     parser.add_argument("--quick", action="store_true", help="fewer cases (a smoke run)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for the LeNet cases")
     parser.add_argument("--case", nargs="+")
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     torch.set_num_threads(2)
     if args.case:
-        _, eps, k, factor = args.case
-        print(json.dumps(lenet_case(float(eps), int(k), None if factor == "none" else float(factor))))
+        _, eps, k, factor, threads = args.case
+        print(json.dumps(lenet_case(float(eps), int(k), None if factor == "none" else float(factor), int(threads))))
         return
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() and args.only else {}

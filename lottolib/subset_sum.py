@@ -63,6 +63,10 @@ STAGE_STEP = 4
 LOW_BLOCK = 1 << 12
 """Subsets of the enumerated half handled at once by the meet in the middle (bounds memory)."""
 
+SUMS_PER_PASS = 1 << 17
+"""Rows searched at once: about this many sums of the sorted half (1 MB), so that the large
+temporaries have the same few sizes pass after pass and the allocator reuses their memory."""
+
 BUCKET = 4
 """Rows are searched in groups whose widths are multiples of this (fewer, larger tensor operations)."""
 
@@ -98,13 +102,13 @@ def searched_units(k: int, max_units: int | None = None) -> int:
 def values_per_weight(k: int, max_units: int | None = None) -> int:
     """Float64 values :func:`choose_subsets` holds at its peak per target weight, for chunk sizing.
 
-    With m = :func:`searched_units` (k): the products, signs, sort order and masks (8·k), the
-    sorted half 2^{⌊m/2⌋} with its order (2·2^{⌊m/2⌋}), and one block of the other half with its
-    temporaries (8·min(2^{⌈m/2⌉}, :data:`LOW_BLOCK`)).
+    With m = :func:`searched_units` (k): the products, signs, sorted side with its prefix sums,
+    window scores and masks (16·k), the sorted half 2^{⌊m/2⌋} with its order (2·2^{⌊m/2⌋}), and
+    one block of the other half with its temporaries (8·min(2^{⌈m/2⌉}, :data:`LOW_BLOCK`)).
     """
     m = searched_units(k, max_units)
     high, low = m // 2, m - m // 2
-    return 8 * k + 2 * (1 << high) + 8 * min(1 << low, LOW_BLOCK)
+    return 16 * k + 2 * (1 << high) + 8 * min(1 << low, LOW_BLOCK)
 
 
 def eta_floor(n: int, d: int, max_units: int | None = None) -> float:
@@ -248,9 +252,10 @@ def _bucket(count: torch.Tensor, stage: int) -> torch.Tensor:
     return (((count + BUCKET - 1) // BUCKET) * BUCKET).clamp(max=stage)
 
 
-def _side(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_units: int,
-          tolerance: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Best subset among at most ``max_units`` units with ``on_side``: (N, k) → keep (N, k), error (N,).
+def _side(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_units: int, tolerance: float,
+          keep_out: torch.Tensor, error: torch.Tensor) -> None:
+    """Best subset among at most ``max_units`` units with ``on_side``: (N, k) → ``keep_out`` (N, k)
+    or-ed with the kept units, ``error`` (N,) filled with the side's errors.
 
     Rows are grouped by a search width that depends on their own number of units only, and a
     row short of its group's width is padded with units of product 0 (no new sums), so each
@@ -259,7 +264,7 @@ def _side(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_un
     side = _SortedSide.of(products, on_side)
     rows_total, k = products.shape
     keep = torch.zeros(rows_total, k + 1, dtype=torch.bool)  # column k collects the padding
-    error = -w.clone()  # a side without units keeps the empty subset
+    torch.neg(w, out=error)  # a side without units keeps the empty subset
     start = torch.zeros(rows_total, dtype=torch.long)
     size = torch.zeros(rows_total, dtype=torch.long)
     for stage in _stages(max_units, tolerance):
@@ -267,21 +272,22 @@ def _side(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_un
         grow = (counts > size) & ((error.abs() > tolerance) | (size == 0))
         widths = _bucket(counts, stage)
         for width in widths[grow].unique().tolist():
-            rows = (grow & (widths == width)).nonzero(as_tuple=True)[0]
-            capped = side.available[rows] > counts[rows]  # more units than searched: choose a window
-            first = torch.zeros(len(rows), dtype=torch.long)
-            if bool(capped.any()):
-                chosen = rows[capped]
-                first[capped] = _window(side, chosen, w[chosen], width, (start[chosen], size[chosen]))
-            positions = first.unsqueeze(1) + torch.arange(width)
-            real = positions < (first + counts[rows]).unsqueeze(1)
-            positions = positions.clamp(max=k - 1)
-            values = side.values[rows].gather(1, positions) * real
-            keep_window, error[rows] = _best_subset(values, w[rows])
-            units = torch.where(real, side.order[rows].gather(1, positions), k)
-            keep[rows] = torch.zeros(len(rows), k + 1, dtype=torch.bool).scatter_(1, units, keep_window & real)
-            start[rows], size[rows] = first, counts[rows]
-    return keep[:, :k], error
+            group = (grow & (widths == width)).nonzero(as_tuple=True)[0]
+            for rows in group.split(max(1, SUMS_PER_PASS >> (width // 2))):  # equal-sized passes reuse memory
+                capped = side.available[rows] > counts[rows]  # more units than searched: choose a window
+                first = torch.zeros(len(rows), dtype=torch.long)
+                if bool(capped.any()):
+                    chosen = rows[capped]
+                    first[capped] = _window(side, chosen, w[chosen], width, (start[chosen], size[chosen]))
+                positions = first.unsqueeze(1) + torch.arange(width)
+                real = positions < (first + counts[rows]).unsqueeze(1)
+                positions = positions.clamp(max=k - 1)
+                values = side.values[rows].gather(1, positions) * real
+                keep_window, error[rows] = _best_subset(values, w[rows])
+                units = torch.where(real, side.order[rows].gather(1, positions), k)
+                keep[rows] = torch.zeros(len(rows), k + 1, dtype=torch.bool).scatter_(1, units, keep_window & real)
+                start[rows], size[rows] = first, counts[rows]
+    keep_out |= keep[:, :k]
 
 
 def assign_units(first: torch.Tensor, k: int, scale: torch.Tensor | float = 1.0) -> torch.Tensor:
@@ -415,6 +421,10 @@ def choose_subsets(
     flat = products.reshape(-1, k)
     signs = first_weights.reshape(-1, k)
     target = w.reshape(-1).to(flat.dtype)
-    plus_keep, plus_error = _side(flat, signs > 0, target, max_units, float(tolerance))
-    minus_keep, minus_error = _side(flat, signs < 0, target, max_units, float(tolerance))
-    return SubsetChoice((plus_keep | minus_keep).view(*batch, k), plus_error.view(batch), minus_error.view(batch))
+    # the outputs first: allocated before the search's large temporaries, they do not split the
+    # memory those free (which otherwise grows the heap by hundreds of MB over a large layer)
+    keep = torch.zeros(flat.shape, dtype=torch.bool)
+    plus_error, minus_error = torch.empty_like(target), torch.empty_like(target)
+    _side(flat, signs > 0, target, max_units, float(tolerance), keep, plus_error)
+    _side(flat, signs < 0, target, max_units, float(tolerance), keep, minus_error)
+    return SubsetChoice(keep.view(*batch, k), plus_error.view(batch), minus_error.view(batch))
