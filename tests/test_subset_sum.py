@@ -254,3 +254,16 @@ def test_eta_floor_is_where_a_wide_layer_levels_off(monkeypatch):
     monkeypatch.setattr("lottolib.subset_sum.MAX_SIDE_CANDIDATES", 16)
     etas = [L.prune_layer(target, 0.01, k=k, seed=0, method="subset_sum").eta for k in (128, 256)]
     assert eta_floor(16, 16, 16) / 3 < min(etas) < 3 * eta_floor(16, 16, 16)
+
+
+def test_layer_tolerance_spreads_eps_over_the_error_matrix():
+    from lottolib.subset_sum import layer_tolerance
+
+    assert layer_tolerance(1e-3, 300, 784) == pytest.approx(1e-3 / (2 * (math.sqrt(300) + math.sqrt(1568))))
+    target = L.random_target([16, 16], seed=0)[0]
+    block = L.sample_block(16, 16, 64, 0)
+    u = block.first.view(16, 64, 16).diagonal(dim1=0, dim2=2).T.double()
+    products = block.second.view(16, 16, 64).double() * u
+    choice = choose_subsets(products, u, target, tolerance=layer_tolerance(1e-4, 16, 16))
+    eta = float(torch.linalg.matrix_norm(torch.cat([choice.plus_error, choice.minus_error], dim=1), ord=2))
+    assert eta <= 1e-4
