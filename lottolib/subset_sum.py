@@ -435,8 +435,7 @@ def choose_subsets(
     flat = products.reshape(-1, k)
     signs = first_weights.reshape(-1, k)
     target = w.reshape(-1).to(flat.dtype)
-    # the outputs first: allocated before the search's large temporaries, they do not split the
-    # memory those free (which otherwise grows the heap by hundreds of MB over a large layer)
+    # the outputs first, before the search's temporaries, so that they do not split the memory those free
     keep = torch.zeros(flat.shape, dtype=torch.bool)
     plus_error, minus_error = torch.empty_like(target), torch.empty_like(target)
     _side(flat, signs > 0, target, max_units, float(tolerance), keep, plus_error)
