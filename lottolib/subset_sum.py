@@ -25,7 +25,9 @@ Introduced in chapter 8 ({ref}`subset-sum`).
 
 from __future__ import annotations
 
+import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -70,6 +72,10 @@ temporaries have the same few sizes pass after pass and the allocator reuses the
 
 BUCKET = 4
 """Rows are searched in groups whose widths are multiples of this (fewer, larger tensor operations)."""
+
+PARALLEL_ROWS = 64
+"""With more weights than this in a call and torch using several threads, the two sides (and,
+beyond two threads, parts of the rows) are searched in parallel jobs (see :func:`_run`)."""
 
 
 @dataclass(frozen=True)
@@ -436,8 +442,36 @@ def choose_subsets(
     signs = first_weights.reshape(-1, k)
     target = w.reshape(-1).to(flat.dtype)
     # the outputs first, before the search's temporaries, so that they do not split the memory those free
-    keep = torch.zeros(flat.shape, dtype=torch.bool)
-    plus_error, minus_error = torch.empty_like(target), torch.empty_like(target)
-    _side(flat, signs > 0, target, max_units, float(tolerance), keep, plus_error)
-    _side(flat, signs < 0, target, max_units, float(tolerance), keep, minus_error)
-    return SubsetChoice(keep.view(*batch, k), plus_error.view(batch), minus_error.view(batch))
+    keep = torch.zeros(2, *flat.shape, dtype=torch.bool)
+    errors = torch.empty(2, *target.shape, dtype=target.dtype)
+    threads = torch.get_num_threads()
+    parts = max(1, threads // 2) if flat.shape[0] >= PARALLEL_ROWS else 1
+    jobs = [functools.partial(_side, flat[rows], on_side[rows], target[rows], max_units, float(tolerance),
+                              keep[index, rows], errors[index, rows])
+            for index, on_side in enumerate((signs > 0, signs < 0))
+            for rows in (slice(start, start + math.ceil(flat.shape[0] / parts))
+                         for start in range(0, flat.shape[0], math.ceil(flat.shape[0] / parts)))]
+    _run(jobs, threads if flat.shape[0] >= PARALLEL_ROWS else 1)
+    return SubsetChoice((keep[0] | keep[1]).view(*batch, k), errors[0].view(batch), errors[1].view(batch))
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _run(jobs: list[functools.partial], threads: int) -> None:
+    """Run independent jobs (each a side of some rows, writing its own rows of the outputs) on
+    ``threads`` threads, each job single-threaded: coarser than torch's per-operation threads,
+    so a busy core delays one job instead of every operation. Restores torch's thread count."""
+    global _pool
+    if threads == 1 or len(jobs) == 1:
+        for job in jobs:
+            job()
+        return
+    if _pool is None or _pool[0] != threads:
+        _pool = (threads, ThreadPoolExecutor(threads, thread_name_prefix="subset_sum"))
+    torch.set_num_threads(1)
+    try:
+        for future in [_pool[1].submit(job) for job in jobs]:
+            future.result()
+    finally:
+        torch.set_num_threads(threads)

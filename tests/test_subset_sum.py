@@ -267,3 +267,20 @@ def test_layer_tolerance_spreads_eps_over_the_error_matrix():
     choice = choose_subsets(products, u, target, tolerance=layer_tolerance(1e-4, 16, 16))
     eta = float(torch.linalg.matrix_norm(torch.cat([choice.plus_error, choice.minus_error], dim=1), ord=2))
     assert eta <= 1e-4
+
+
+def test_threads_change_neither_the_result_nor_torch_settings():
+    products, u, w = random_side_problem(300, 48, seed=11)
+    saved = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3, 4):
+            torch.set_num_threads(threads)
+            results.append(choose_subsets(products, u, w))
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(saved)
+    for other in results[1:]:
+        assert torch.equal(other.keep, results[0].keep)
+        assert torch.equal(other.plus_error, results[0].plus_error)
+        assert torch.equal(other.minus_error, results[0].minus_error)
