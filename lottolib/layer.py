@@ -28,7 +28,7 @@ from .checks import as_matrix, check_bounded, check_eps, check_positive_int
 from .construction import Construction, masked
 from .one_weight import choose_pairs
 from .random_network import RandomBlock, linear, relu_stack, sample_block
-from .subset_sum import MAX_SIDE_CANDIDATES, SubsetChoice, choose_subsets
+from .subset_sum import SubsetChoice, choose_subsets, eta_floor, floor_note, values_per_weight
 
 __all__ = ["CHUNK_ELEMENTS", "METHODS", "LayerConstruction", "prune_block", "prune_layer"]
 
@@ -111,6 +111,15 @@ class LayerConstruction(Construction):
         return (self.block.d,)
 
     @property
+    def failure_hint(self) -> str:
+        """A larger k, unless SubsetSum's search cap puts η's floor near ``eps`` (then no k helps)."""
+        n, d = self.target.shape
+        if self.method != "subset_sum" or self.eps is None or self.eps >= 4 * eta_floor(n, d):
+            return super().failure_hint
+        change = "increase eps" if self.eps < eta_floor(n, d) else "increase k (a little) or eps"
+        return f"{change}: {floor_note(n, d)}"
+
+    @property
     def used_units(self) -> torch.Tensor:
         """Indices of the hidden units the masks use (each keeps one incoming and at least one outgoing weight)."""
         return self.first_mask.any(dim=1).nonzero(as_tuple=True)[0]
@@ -157,7 +166,7 @@ def _values_per_weight(method: str, k: int) -> int:
     """Float64 values the method holds per target weight: bounds the chunk size."""
     if method == "pair":
         return k
-    return k + 8 * 2 ** ((min(k, MAX_SIDE_CANDIDATES) + 1) // 2)
+    return values_per_weight(k)
 
 
 def prune_block(
