@@ -406,15 +406,15 @@ def choose_subsets(
 
     Parameters
     ----------
-    products : torch.Tensor
+    products
         (..., k): u_a·v_a for the k units of the weight's input coordinate (float64 for exact errors).
-    first_weights : torch.Tensor
+    first_weights
         (..., k), broadcastable to ``products``: u_a; its sign puts unit a on a side (0: on neither).
-    w : torch.Tensor
+    w
         (...): the target weights.
-    max_units : int, optional
+    max_units
         Units searched per side, default :data:`MAX_SIDE_CANDIDATES`; 1 … :data:`MAX_SEARCH_LIMIT`.
-    tolerance : float, default 0
+    tolerance
         A side whose error is at most this stops growing its search (0: always search
         ``max_units`` units, or all of a smaller side's). A layer that needs η ≤ ε can pass
         :func:`layer_tolerance` (ε, n, d) to save time where ε is loose.
