@@ -19,8 +19,23 @@ from sphinx.util import logging
 
 LOGGER = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
 HEADER_ITEM = "run-it-yourself.html"
+
+
+def _project_root() -> Path:
+    """The repository: the nearest folder above this file with pyproject.toml and lottolib/.
+
+    That is the parent of ``_ext/`` for the book, and four levels up for the student edition,
+    whose sources (this file included) are copied to ``_build/student/src``.
+    """
+    here = Path(__file__).resolve().parent
+    for folder in here.parents:
+        if (folder / "pyproject.toml").is_file() and (folder / "lottolib").is_dir():
+            return folder
+    raise RuntimeError(f"no repository (pyproject.toml and lottolib/) above {here}")
+
+
+ROOT = _project_root()
 
 
 def _header(app, config) -> None:
@@ -41,7 +56,7 @@ def _downloads(app, exception) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     from book_downloads import write_downloads
 
-    for path in write_downloads(Path(app.outdir) / "downloads"):
+    for path in write_downloads(Path(app.outdir) / "downloads", chapters_dir=Path(app.srcdir) / "chapters"):
         LOGGER.info(f"downloads: {path.relative_to(app.outdir)}")
 
 

@@ -10,14 +10,14 @@ certificate are unchanged in form.
 With m units per side the 2^m subset sums of products are spread over an interval of
 length O(√m) and, by Lueker's theorem, ε-cover [-1, 1] once m = O(log 1/ε). The best subset
 is found *exactly* by meet in the middle: the 2^{⌊m/2⌋} sums of one half sorted, the
-2^{⌈m/2⌉} sums of the other half enumerated in blocks of :data:`LOW_BLOCK`, and a binary
+2^{⌈m/2⌉} sums of the other half enumerated in blocks of ``LOW_BLOCK``, and a binary
 search per sum. Cost per weight O(2^{m/2}·m), memory O(2^{m/2}).
 
 A side with more than :data:`MAX_SIDE_CANDIDATES` units searches that many of them: the
 window of consecutive units, in the sorted order of the side's products, around which the
 most subset sums are expected near w: small products of both signs for
 a small |w|, larger ones of the sign of w for a large |w|. The chosen subset is the exact best
-among the window's subsets. With a ``tolerance``, the search starts at :data:`FIRST_STAGE`
+among the window's subsets. With a ``tolerance``, the search starts at ``FIRST_STAGE``
 units and grows the window only for weights whose error is still above it.
 
 Introduced in chapter 9, *Logarithmic width with SubsetSum*.
@@ -111,7 +111,7 @@ def values_per_weight(k: int, max_units: int | None = None) -> int:
 
     With m = :func:`searched_units` (k): the products, signs, sorted side with its prefix sums,
     window scores and masks (16·k), the sorted half 2^{⌊m/2⌋} with its order (2·2^{⌊m/2⌋}), and
-    one block of the other half with its temporaries (8·min(2^{⌈m/2⌉}, :data:`LOW_BLOCK`)).
+    one block of the other half with its temporaries (8·min(2^{⌈m/2⌉}, ``LOW_BLOCK``)).
     """
     m = searched_units(k, max_units)
     high, low = m // 2, m - m // 2
@@ -145,7 +145,7 @@ def layer_tolerance(eps: float, n: int, d: int) -> float:
     Errors of this size spread over the n × 2d matrix [E⁺ | E⁻] give a spectral norm of about
     ε/2 (a random matrix's √n + √(2d) times their root mean square), so weights searched no
     further than this rarely decide η, while a loose ε stops nearly every search at
-    :data:`FIRST_STAGE` units. Measured on the LeNet-300-100-shaped target at k = 64: ε = 1e-3
+    ``FIRST_STAGE`` units. Measured on the LeNet-300-100-shaped target at k = 64: ε = 1e-3
     certifies 9.1e-4 in 24 s of one core instead of 6.9e-4 in 76 s; ε = 0.01 takes 18 s instead
     of 70 s.
     """
@@ -167,7 +167,7 @@ def _best_subset(values: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, t
 
     error = Σ_{kept} values − w, the smallest in magnitude over all 2^c subsets (the empty one
     included; among equal magnitudes the first found). The last ⌊c/2⌋ values form the sorted
-    half; the first ⌈c/2⌉ are enumerated in blocks of :data:`LOW_BLOCK` subsets.
+    half; the first ⌈c/2⌉ are enumerated in blocks of ``LOW_BLOCK`` subsets.
     """
     count = values.shape[1]
     high = count // 2
@@ -260,7 +260,7 @@ def _window(side: _SortedSide, rows: torch.Tensor, w: torch.Tensor, count: int,
 
 def _stages(max_units: int, tolerance: float) -> list[int]:
     """Search sizes tried in turn: only ``max_units`` when tolerance is 0, else from
-    :data:`FIRST_STAGE` up to ``max_units`` in steps of :data:`STAGE_STEP`."""
+    ``FIRST_STAGE`` up to ``max_units`` in steps of :data:`STAGE_STEP`."""
     if tolerance == 0 or max_units <= FIRST_STAGE:
         return [max_units]
     return [*range(FIRST_STAGE, max_units, STAGE_STEP), max_units]

@@ -9,8 +9,8 @@ stable names that the page "Run it yourself" (``run_it_yourself.md``) links to,
     _build/html/downloads/lottobook-notebooks.zip
 
 The zip unpacks to one folder ``lottobook-notebooks/`` holding the executed chapters
-(``chapters/*.ipynb``), what they read at run time (``bench/results.json``, which the performance
-appendix opens as ``../bench/results.json``), the wheel, a ``requirements.txt`` that installs it
+(``chapters/*.ipynb``), what they read at run time (the measurements ``bench/*.json``, which the
+chapters open as ``../bench/NAME.json``), the wheel, a ``requirements.txt`` that installs it
 with the versions the book was built with, and a ``README.txt``.
 """
 
@@ -48,12 +48,15 @@ Open the chapters:
     jupyter lab chapters/00_lottery_tickets.ipynb
 
 Every chapter runs from top to bottom in a few seconds to a minute on a laptop CPU; the sliders need
-the running kernel. bench/results.json holds the measurements the performance appendix reads.
+the running kernel. bench/*.json hold the measurements that the certificates chapter and the performance appendix read.
 """
 
 
-def write_downloads(out: Path, root: Path = ROOT) -> tuple[Path, Path]:
+def write_downloads(out: Path, root: Path = ROOT, chapters_dir: Path | None = None) -> tuple[Path, Path]:
     """Write the wheel and the notebooks zip into ``out``; return their paths.
+
+    The chapters come from ``chapters_dir`` (default ``root/chapters``; the student edition passes
+    its copies without solutions), the library and the measurements from ``root``.
 
     Raises
     ------
@@ -61,9 +64,10 @@ def write_downloads(out: Path, root: Path = ROOT) -> tuple[Path, Path]:
         If the repository has no executed chapter notebooks, or the wheel cannot be built.
     """
     wheel = build_wheel(out, root)
-    chapters = sorted((root / "chapters").glob("*.ipynb"))
+    chapters_dir = root / "chapters" if chapters_dir is None else chapters_dir
+    chapters = sorted(chapters_dir.glob("*.ipynb"))
     if not chapters:
-        raise RuntimeError(f"no chapter notebooks in {root / 'chapters'}")
+        raise RuntimeError(f"no chapter notebooks in {chapters_dir}")
     requirements = "\n".join(["torch==2.13.0", f"./{wheel.name}", *pinned(EXTRA, root)]) + "\n"
     notebooks = out / NOTEBOOKS_ZIP
     with zipfile.ZipFile(notebooks, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -72,9 +76,8 @@ def write_downloads(out: Path, root: Path = ROOT) -> tuple[Path, Path]:
         archive.write(wheel, f"{FOLDER}/{wheel.name}")
         for chapter in chapters:
             archive.write(chapter, f"{FOLDER}/chapters/{chapter.name}")
-        results = root / "bench" / "results.json"
-        if results.is_file():
-            archive.write(results, f"{FOLDER}/bench/results.json")
+        for data in sorted((root / "bench").glob("*.json")):
+            archive.write(data, f"{FOLDER}/bench/{data.name}")
     return wheel, notebooks
 
 

@@ -138,6 +138,9 @@ def student_sources() -> tuple[dict[Path, str | bytes], int]:
     config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
     files: dict[Path, str | bytes] = {Path("_config.yml"): yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
                                       Path("_toc.yml"): (ROOT / "_toc.yml").read_bytes()}
+    for path in sorted((ROOT / "_static").rglob("*")):  # the book's stylesheet
+        if path.is_file():
+            files[path.relative_to(ROOT)] = path.read_bytes()
     for bib in config.get("bibtex_bibfiles", []):
         files[Path(bib)] = (ROOT / bib).read_bytes()
     for folder in set(config.get("sphinx", {}).get("local_extensions", {}).values()):

@@ -9,7 +9,7 @@ and re-run with nbval. So ``make lab`` opens a copy instead, and JupyterLab cann
 files at all (its root is the copy):
 
     lab/chapters/NAME.ipynb      the executed chapters
-    lab/bench/results.json       read by the performance appendix as ../bench/results.json
+    lab/bench/*.json             the measurements chapters read as ../bench/NAME.json
     lab/assignments/NAME/        the student folder of each generated assignment (make assignments)
 
 Only ``lab/`` is ever written. A copy you have not changed is refreshed when its original changes
@@ -46,14 +46,13 @@ class Report:
 def originals(root: Path = ROOT, dist: Path | None = None) -> dict[str, Path]:
     """The files the working copy holds: {path inside the copy: original file}.
 
-    The chapters and ``bench/results.json`` come from ``root``; the student folders of the generated
+    The chapters and the measurements ``bench/*.json`` come from ``root``; the student folders of the generated
     assignments from ``dist`` (default ``root/assignments/dist``), if it exists.
     """
     dist = root / "assignments" / "dist" if dist is None else dist
     files = {f"chapters/{path.name}": path for path in sorted((root / "chapters").glob("*.ipynb"))}
-    results = root / "bench" / "results.json"
-    if results.is_file():
-        files["bench/results.json"] = results
+    for data in sorted((root / "bench").glob("*.json")):  # what the chapters read
+        files[f"bench/{data.name}"] = data
     for student in sorted(dist.glob("*/student")) if dist.is_dir() else []:
         for path in sorted(student.rglob("*")):
             relative = path.relative_to(student)

@@ -82,7 +82,10 @@ def test_the_notebooks_zip_holds_every_chapter_and_what_it_reads(links):
     # every file a chapter opens by a relative path is in the zip, at the same place
     for chapter in (ROOT / "chapters").glob("*.ipynb"):
         for relative in re.findall(r'Path\(\\?"(\.\./[^"\\]+)\\?"\)', chapter.read_text()):
-            assert f"{FOLDER}/{relative.removeprefix('../')}" in names, (chapter.name, relative)
+            opened = ROOT / relative.removeprefix("../")
+            for path in sorted(opened.glob("*.json")) if opened.is_dir() else [opened]:
+                assert f"{FOLDER}/{path.relative_to(ROOT)}" in names, (chapter.name, path)
+    assert {f"{FOLDER}/bench/{path.name}" for path in (ROOT / "bench").glob("*.json")} <= names
 
 
 def test_every_chapter_page_links_to_run_it_yourself():
