@@ -170,6 +170,7 @@ def test_report_lists_each_pair_with_its_shape_width_and_counts():
     assert construction.hidden_widths == [21, 45] and construction.k_per_layer == [7, 9]
 
 
+@pytest.mark.solver
 def test_tight_certificate_lies_between_the_exact_supremum_and_the_certificate():
     from lottolib.exact import exact_supremum
 

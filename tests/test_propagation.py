@@ -29,6 +29,8 @@ from lottolib.propagation import (
 pytest.importorskip("cvxpy")
 RELATIVE = 1e-9  # exact_supremum is exact up to a few ulps of its region vertices
 
+pytestmark = pytest.mark.solver  # the semidefinite solver: not in mutation runs (make mutants)
+
 
 def pruned_numpy(weights, plus, minus, x):
     """G̃(x) from the formulas: layer i computes W h + E⁺ σ(h) − E⁻ σ(−h), ReLU between layers."""
