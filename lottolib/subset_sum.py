@@ -13,7 +13,7 @@ is found *exactly* by meet in the middle: the 2^{⌊m/2⌋} sums of one half sor
 2^{⌈m/2⌉} sums of the other half enumerated in blocks of ``LOW_BLOCK``, and a binary
 search per sum. Cost per weight O(2^{m/2}·m), memory O(2^{m/2}).
 
-A side with more than :data:`MAX_SIDE_CANDIDATES` units searches that many of them: the
+A side with more than :data:`~lottolib.subset_sum.MAX_SIDE_CANDIDATES` units searches that many of them: the
 window of consecutive units, in the sorted order of the side's products, around which the
 most subset sums are expected near w: small products of both signs for
 a small |w|, larger ones of the sign of w for a large |w|. The chosen subset is the exact best
@@ -51,7 +51,7 @@ MAX_SIDE_CANDIDATES = 20
 
 Sides with at most this many units are searched completely. The exact search over m units
 costs about 2^{m/2} (a sort and a binary search per weight); 20 certifies η ≤ 1e-5 on a 16×16
-target (see :func:`eta_floor`). ``choose_subsets(..., max_units=...)`` searches more or fewer.
+target (see :func:`~lottolib.subset_sum.eta_floor`). ``choose_subsets(..., max_units=...)`` searches more or fewer.
 """
 
 MAX_SEARCH_LIMIT = 40
@@ -101,15 +101,15 @@ def subset_bits(size: int, dtype: torch.dtype = torch.float64, start: int = 0, s
 def searched_units(k: int, max_units: int | None = None) -> int:
     """The most units one side of a weight can have searched with k units per input: min(k, cap).
 
-    ``max_units`` defaults to :data:`MAX_SIDE_CANDIDATES`.
+    ``max_units`` defaults to :data:`~lottolib.subset_sum.MAX_SIDE_CANDIDATES`.
     """
     return min(k, MAX_SIDE_CANDIDATES if max_units is None else max_units)
 
 
 def values_per_weight(k: int, max_units: int | None = None) -> int:
-    """Float64 values :func:`choose_subsets` holds at its peak per target weight, for chunk sizing.
+    """Float64 values :func:`~lottolib.choose_subsets` holds at its peak per target weight, for chunk sizing.
 
-    With m = :func:`searched_units` (k): the products, signs, sorted side with its prefix sums,
+    With m = :func:`~lottolib.subset_sum.searched_units` (k): the products, signs, sorted side with its prefix sums,
     window scores and masks (16·k), the sorted half 2^{⌊m/2⌋} with its order (2·2^{⌊m/2⌋}), and
     one block of the other half with its temporaries (8·min(2^{⌈m/2⌉}, ``LOW_BLOCK``)).
     """
@@ -121,7 +121,7 @@ def values_per_weight(k: int, max_units: int | None = None) -> int:
 def eta_floor(n: int, d: int, max_units: int | None = None) -> float:
     """About the smallest η SubsetSum reaches at any k for an n×d target layer: an estimate, not a bound.
 
-    With m = ``max_units`` (default :data:`MAX_SIDE_CANDIDATES`) units searched per side, η
+    With m = ``max_units`` (default :data:`~lottolib.subset_sum.MAX_SIDE_CANDIDATES`) units searched per side, η
     levels off at about 0.1·2^{−m}·(√n + √(2d)) as k grows: the per-weight errors of the best
     subsets of m products scale like 2^{−m}, and η, the spectral norm of the n × 2d matrix
     [E⁺ | E⁻], grows like √n + √(2d) as for a random matrix. The constant 0.1 is measured on
@@ -133,14 +133,19 @@ def eta_floor(n: int, d: int, max_units: int | None = None) -> float:
 
 
 def floor_note(n: int, d: int, max_units: int | None = None) -> str:
-    """The sentence a failed SubsetSum layer's message adds when ε is near or below :func:`eta_floor`."""
+    """The sentence a failed SubsetSum layer's message adds when ε is near or below its η floor.
+
+    The floor is :func:`~lottolib.subset_sum.eta_floor` (n, d, max_units).
+    """
     m = MAX_SIDE_CANDIDATES if max_units is None else max_units
     return (f"SubsetSum searches at most {m} units per side (max_units); for a {n}x{d} layer its eta floor is "
             f"about {eta_floor(n, d, m):.2g} at any k")
 
 
 def layer_tolerance(eps: float, n: int, d: int) -> float:
-    """A per-weight ``tolerance`` for :func:`choose_subsets` in an n×d layer that needs η ≤ ε: ε / (2(√n + √(2d))).
+    """A per-weight ``tolerance`` for :func:`~lottolib.choose_subsets` in an n×d layer that needs η ≤ ε.
+
+    It is ε / (2(√n + √(2d))).
 
     Errors of this size spread over the n × 2d matrix [E⁺ | E⁻] give a spectral norm of about
     ε/2 (a random matrix's √n + √(2d) times their root mean square), so weights searched no
@@ -401,7 +406,7 @@ def choose_subsets(
     window with the most subset sums expected near w); the side's error is the exact smallest |Σ_S
     u_a v_a − w| over the subsets S of the searched units (S = ∅ allowed: error −w). Vectorised over
     all leading dimensions; each weight's result depends only on its own inputs, so chunking the
-    batch does not change it. The caller chunks to bound memory (:func:`values_per_weight` values
+    batch does not change it. The caller chunks to bound memory (:func:`~lottolib.subset_sum.values_per_weight` values
     per weight).
 
     Parameters
@@ -413,11 +418,12 @@ def choose_subsets(
     w
         (...): the target weights.
     max_units
-        Units searched per side, default :data:`MAX_SIDE_CANDIDATES`; 1 … :data:`MAX_SEARCH_LIMIT`.
+        Units searched per side, default :data:`~lottolib.subset_sum.MAX_SIDE_CANDIDATES`; from 1 to
+        :data:`~lottolib.subset_sum.MAX_SEARCH_LIMIT`.
     tolerance
         A side whose error is at most this stops growing its search (0: always search
         ``max_units`` units, or all of a smaller side's). A layer that needs η ≤ ε can pass
-        :func:`layer_tolerance` (ε, n, d) to save time where ε is loose.
+        :func:`~lottolib.subset_sum.layer_tolerance` (ε, n, d) to save time where ε is loose.
 
     Returns
     -------
@@ -428,7 +434,7 @@ def choose_subsets(
     Raises
     ------
     ValueError
-        If ``max_units`` is not an integer in 1 … :data:`MAX_SEARCH_LIMIT` or ``tolerance`` is
+        If ``max_units`` is not an integer in 1 … :data:`~lottolib.subset_sum.MAX_SEARCH_LIMIT` or ``tolerance`` is
         negative or not finite.
     """
     max_units = MAX_SIDE_CANDIDATES if max_units is None else max_units
