@@ -84,7 +84,7 @@ bench: $(STAMP) browser
 # Results: `.venv/bin/mutmut results`, one mutant: `.venv/bin/mutmut show NAME`.
 mutants: $(STAMP)
 	rm -rf mutants
-	$(BIN)/mutmut run --max-children 2
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children 2
 	$(BIN)/python scripts/mutation_report.py
 
 # JupyterLab on lab/, a git-ignored working copy of the chapters and the assignments' student folders:

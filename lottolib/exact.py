@@ -16,7 +16,7 @@ quadratic form xᵀ M_Rᵀ M_R x over the region of the sphere is attained at a 
 stationary point inside an edge (a 2×2 eigenproblem in the edge's plane), or at an eigenvector
 of M_Rᵀ M_R inside the region; all of them are tried. The result is exact up to floating-point
 rounding of the vertices (a few ulps), which is why tests compare it to certificates with a
-relative margin of 1e-9.
+relative margin of 10⁻⁹.
 
 Introduced in chapter 12, *How tight is the certificate* ("where the truth lies").
 """

@@ -5,9 +5,30 @@ from __future__ import annotations
 import matplotlib as mpl
 from cycler import cycler
 
-__all__ = ["COLORS", "use_book_style"]
+__all__ = ["COLORS", "readable", "use_book_style"]
 
 COLORS = {"target": "#222222", "pruned": "#d1495b", "plus": "#00798c", "minus": "#edae49", "bound": "#66a182"}
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def readable(x: float, significant: int = 2) -> str:
+    """``x`` to ``significant`` digits as a reader writes it: 0.00039, 1.2, 3400, or 2.2 × 10⁻⁵.
+
+    Trailing zeros after the decimal point are dropped (0.5, not 0.50).
+
+    Numbers from 10⁻⁴ up to 10⁶ (and 0) are written out in full; others as m × 10ᵉ with a
+    Unicode exponent, never as ``2.2e-05``. For numbers that the prose glues in.
+    """
+    if x == 0:
+        return "0"
+    rounded = f"{x:.{significant - 1}e}"
+    mantissa, exponent = rounded.split("e")
+    if 1e-4 <= abs(float(rounded)) < 1e6:
+        written = f"{float(rounded):.{max(0, significant - 1 - int(exponent))}f}"
+        return written.rstrip("0").rstrip(".") if "." in written else written
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
 
 
 def use_book_style() -> None:

@@ -50,7 +50,7 @@ MAX_SIDE_CANDIDATES = 20
 """At most this many units of each sign are searched per weight, by default (2^10 subset sums per half).
 
 Sides with at most this many units are searched completely. The exact search over m units
-costs about 2^{m/2} (a sort and a binary search per weight); 20 certifies η ≤ 1e-5 on a 16×16
+costs about 2^{m/2} (a sort and a binary search per weight); 20 certifies η ≤ 10⁻⁵ on a 16×16
 target (see :func:`~lottolib.subset_sum.eta_floor`). ``choose_subsets(..., max_units=...)`` searches more or fewer.
 """
 
@@ -150,8 +150,8 @@ def layer_tolerance(eps: float, n: int, d: int) -> float:
     Errors of this size spread over the n × 2d matrix [E⁺ | E⁻] give a spectral norm of about
     ε/2 (a random matrix's √n + √(2d) times their root mean square), so weights searched no
     further than this rarely decide η, while a loose ε stops nearly every search at
-    ``FIRST_STAGE`` units. Measured on the LeNet-300-100-shaped target at k = 64: ε = 1e-3
-    certifies 9.1e-4 in 24 s of one core instead of 6.9e-4 in 76 s; ε = 0.01 takes 18 s instead
+    ``FIRST_STAGE`` units. Measured on the LeNet-300-100-shaped target at k = 64: ε = 10⁻³
+    certifies 9.1 × 10⁻⁴ in 24 s of one core instead of 6.9 × 10⁻⁴ in 76 s; ε = 0.01 takes 18 s instead
     of 70 s.
     """
     return eps / (2 * (math.sqrt(n) + math.sqrt(2 * d)))

@@ -12,7 +12,9 @@ settings.register_profile("lottobook", max_examples=25, deadline=None, derandomi
 settings.register_profile("mutants", max_examples=10, deadline=None, derandomize=True, database=None,
                           phases=[Phase.explicit, Phase.generate])  # a mutant is killed by any failure: no shrinking
 settings.load_profile("mutants" if os.environ.get("MUTANT_UNDER_TEST") else "lottobook")
-torch.set_num_threads(2)
+# mutmut forks its workers from a process that already ran the tests: a torch (OpenMP) thread pool
+# does not survive a fork, so mutation runs use one thread (make mutants also sets OMP_NUM_THREADS=1).
+torch.set_num_threads(1 if os.environ.get("MUTANT_UNDER_TEST") else 2)
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 

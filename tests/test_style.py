@@ -6,7 +6,10 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
+
+from lottolib.style import readable
 
 DRAW = "import matplotlib.pyplot as plt\nplt.plot([0, 1], [0, 1])\nplt.show()"
 
@@ -35,3 +38,16 @@ def test_figures_are_retina_pngs_shown_at_half_their_pixels_and_nbval_still_comp
     run = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q", "figures.ipynb"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, "nbval (strict) compares a re-run with the stored outputs equal:\n" + run.stdout[-2000:]
+
+
+@pytest.mark.parametrize(("x", "written"), [
+    (2.2e-05, "2.2 × 10⁻⁵"), (6.43e-06, "6.4 × 10⁻⁶"), (-3.1e-07, "-3.1 × 10⁻⁷"), (2.5e7, "2.5 × 10⁷"),
+    (0.00039, "0.00039"), (0.0118, "0.012"), (1.234, "1.2"), (3456.7, "3500"), (0.5, "0.5"), (100.0, "100"), (0.0, "0"),
+])
+def test_readable_numbers_are_never_in_e_notation(x, written):
+    assert readable(x) == written
+
+
+def test_readable_keeps_the_asked_significant_digits():
+    assert readable(0.012345, significant=3) == "0.0123"
+    assert readable(1.2345e-6, significant=3) == "1.23 × 10⁻⁶"
