@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ __all__ = [
     "check_eps",
     "check_finite",
     "check_fraction",
+    "check_layers",
     "check_nonnegative_int",
     "check_positive_int",
 ]
@@ -131,3 +133,31 @@ def as_matrix(weights: object, name: str = "W") -> torch.Tensor:
     if tensor.ndim != 2 or tensor.shape[0] == 0 or tensor.shape[1] == 0:
         raise ValueError(f"{name} must be a non-empty 2-D matrix (n outputs x d inputs), got shape {tuple(tensor.shape)}")
     return tensor
+
+
+def check_layers(
+    weights: Iterable[object], plus_errors: Iterable[object], minus_errors: Iterable[object]
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """A network's target weights W_i and per-weight errors E⁺_i, E⁻_i as float64 matrices, checked.
+
+    Raises
+    ------
+    ValueError
+        Unless there is one E⁺ and one E⁻ per layer, each of the shape of its W, the layers chain
+        (W_{i+1} takes as many inputs as W_i has outputs) and every entry is finite.
+    """
+    matrices = [torch.as_tensor(w).double() for w in weights]
+    plus = [torch.as_tensor(p).double() for p in plus_errors]
+    minus = [torch.as_tensor(m).double() for m in minus_errors]
+    if not matrices or len(matrices) != len(plus) or len(matrices) != len(minus):
+        raise ValueError(f"need one E⁺ and one E⁻ per layer: got {len(matrices)} weights, {len(plus)} E⁺, {len(minus)} E⁻")
+    for i, (w, p, m) in enumerate(zip(matrices, plus, minus, strict=True)):
+        if w.ndim != 2 or p.shape != w.shape or m.shape != w.shape:
+            raise ValueError(f"layer {i + 1}: W, E⁺, E⁻ must be matrices of one shape, got "
+                             f"{tuple(w.shape)}, {tuple(p.shape)}, {tuple(m.shape)}")
+        if i and w.shape[1] != matrices[i - 1].shape[0]:
+            raise ValueError(f"W_{i + 1} takes {w.shape[1]} inputs but W_{i} has {matrices[i - 1].shape[0]} outputs")
+        for name, matrix in (("W", w), ("E+", p), ("E-", m)):
+            if not bool(torch.isfinite(matrix).all()):
+                raise ValueError(f"layer {i + 1}: {name} has a NaN or infinite entry")
+    return matrices, plus, minus

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .checks import check_layers
+
 __all__ = ["MAX_REGIONS", "ExactSupremum", "exact_supremum"]
 
 MAX_REGIONS = 200_000
@@ -47,17 +49,7 @@ class ExactSupremum:
 
 
 def _check(weights: Sequence[torch.Tensor], plus: Sequence[torch.Tensor], minus: Sequence[torch.Tensor]) -> tuple:
-    weights = [torch.as_tensor(w).double() for w in weights]
-    plus = [torch.as_tensor(p).double() for p in plus]
-    minus = [torch.as_tensor(m).double() for m in minus]
-    if not weights or len(weights) != len(plus) or len(weights) != len(minus):
-        raise ValueError(f"need one E⁺ and one E⁻ per layer: {len(weights)} weights, {len(plus)} E⁺, {len(minus)} E⁻")
-    for i, (w, p, m) in enumerate(zip(weights, plus, minus, strict=True)):
-        if w.ndim != 2 or p.shape != w.shape or m.shape != w.shape:
-            raise ValueError(f"layer {i + 1}: W, E⁺, E⁻ must be matrices of one shape, got "
-                             f"{tuple(w.shape)}, {tuple(p.shape)}, {tuple(m.shape)}")
-        if i and w.shape[1] != weights[i - 1].shape[0]:
-            raise ValueError(f"W_{i + 1} takes {w.shape[1]} inputs but W_{i} has {weights[i - 1].shape[0]} outputs")
+    weights, plus, minus = check_layers(weights, plus, minus)
     d = weights[0].shape[1]
     if d > 3:
         raise ValueError(f"exact_supremum enumerates regions of the sphere for d <= 3 only, got d = {d}; "

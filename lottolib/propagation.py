@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import torch
 
 from .bounds import UNIT_ROUNDOFF, add_up, certificate, mul_up, spectral_norm_bound
+from .checks import check_layers
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -71,24 +72,6 @@ def sqrt_up(value: float) -> float:
     return math.nextafter(math.sqrt(value), math.inf)
 
 
-def _as_layers(weights, plus_errors, minus_errors) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
-    weights = [torch.as_tensor(w).double() for w in weights]
-    plus = [torch.as_tensor(p).double() for p in plus_errors]
-    minus = [torch.as_tensor(m).double() for m in minus_errors]
-    if not weights or len(weights) != len(plus) or len(weights) != len(minus):
-        raise ValueError(f"need one E⁺ and one E⁻ per layer: got {len(weights)} weights, {len(plus)} E⁺, {len(minus)} E⁻")
-    for i, (w, p, m) in enumerate(zip(weights, plus, minus, strict=True)):
-        if w.ndim != 2 or p.shape != w.shape or m.shape != w.shape:
-            raise ValueError(f"layer {i + 1}: W, E⁺, E⁻ must be matrices of one shape, got "
-                             f"{tuple(w.shape)}, {tuple(p.shape)}, {tuple(m.shape)}")
-        if i and w.shape[1] != weights[i - 1].shape[0]:
-            raise ValueError(f"W_{i + 1} takes {w.shape[1]} inputs but W_{i} has {weights[i - 1].shape[0]} outputs")
-        for name, matrix in (("W", w), ("E+", p), ("E-", m)):
-            if not bool(torch.isfinite(matrix).all()):
-                raise ValueError(f"layer {i + 1}: {name} has a NaN or infinite entry")
-    return weights, plus, minus
-
-
 def _etas(plus: list[torch.Tensor], minus: list[torch.Tensor]) -> list[float]:
     return [spectral_norm_bound(torch.cat([p, m], dim=1)) for p, m in zip(plus, minus, strict=True)]
 
@@ -100,7 +83,7 @@ def recursion_certificate(weights: Sequence[torch.Tensor], plus_errors: Sequence
 
     Returns a float ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂.
     """
-    weights, plus, minus = _as_layers(weights, plus_errors, minus_errors)
+    weights, plus, minus = check_layers(weights, plus_errors, minus_errors)
     return certificate([spectral_norm_bound(w) for w in weights], _etas(plus, minus))
 
 
@@ -313,7 +296,7 @@ def tight_certificate_report(
         ``new`` ≤ ``old``, both ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂ in exact arithmetic.
     """
     start = time.perf_counter()
-    weights, plus, minus = _as_layers(weights, plus_errors, minus_errors)
+    weights, plus, minus = check_layers(weights, plus_errors, minus_errors)
     old = recursion_certificate(weights, plus, minus)
     k = 2 * weights[0].shape[1] + 2 * sum(w.shape[0] for w in weights[:-1])
     if old == 0.0:
