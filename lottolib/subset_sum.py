@@ -36,7 +36,6 @@ __all__ = [
     "MAX_SEARCH_LIMIT",
     "MAX_SIDE_CANDIDATES",
     "SubsetChoice",
-    "assign_units",
     "choose_subsets",
     "eta_floor",
     "floor_note",
@@ -313,82 +312,6 @@ def _side(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_un
                 keep[rows] = torch.zeros(len(rows), k + 1, dtype=torch.bool).scatter_(1, units, keep_window & real)
                 start[rows], size[rows] = first, counts[rows]
     keep_out |= keep[:, :k]
-
-
-def assign_units(first: torch.Tensor, k: int, scale: torch.Tensor | float = 1.0) -> torch.Tensor:
-    """Which hidden units of a dense random block serve which input: (d, k) indices into its d·k units.
-
-    In the dense random block every hidden unit h has a weight ``first[h, j]`` to every input j,
-    and the pruned block keeps exactly one of them, so any unit can serve any input. This
-    assignment gives every input j exactly k units, ⌈k/2⌉ with ``first[h, j]`` > 0 (the side
-    x_j ≥ 0) and ⌊k/2⌋ with ``first[h, j]`` < 0, where the weights allow it, preferring units whose
-    |first[h, j]| is closest to ``scale`` (a number, or one per input, shape (d,)): a large |u| lets
-    the subset sums of u·v reach a large |w|, a small one resolves small weights finely. It is
-    a greedy matching in parallel rounds: each unit still free asks for its closest option among
-    the places with room, and each place takes the closest of those who ask; units left without
-    a place of their sign fill the remaining places, each then swapped with a unit that fits
-    both ways where one exists.
-    Row j lists the units of input j, those with first[h, j] > 0 first.
-
-    Parameters
-    ----------
-    first : torch.Tensor
-        (d·k, d): the first-layer weights of the random block.
-    k : int
-        Units per input.
-    scale : float or torch.Tensor
-        Preferred |u|, in (0, 1]; default 1 (the largest weights).
-
-    Returns
-    -------
-    torch.Tensor
-        (d, k) long: each of the d·k units exactly once.
-
-    Raises
-    ------
-    ValueError
-        If ``first`` is not (d·k, d).
-    """
-    if first.ndim != 2 or first.shape[0] != first.shape[1] * k:
-        raise ValueError(f"first must have shape (d*k, d) with k={k}, got {tuple(first.shape)}")
-    units, d = first.shape
-    weights = first.detach().double()
-    cost = (weights.abs() - torch.as_tensor(scale, dtype=torch.float64).expand(d)).abs()  # (units, d), < 2
-    place = torch.arange(d) * 2 + (weights < 0).long()  # the (input, sign) place of option (h, j)
-    remaining = torch.tensor([(k + 1) // 2, k // 2]).repeat(d)  # open slots of places 2j (u > 0), 2j + 1 (u < 0)
-    assigned_place = torch.full((units,), -1, dtype=torch.long)
-    free = (weights != 0).any(dim=1).nonzero(as_tuple=True)[0]
-    while len(free):
-        usable = (remaining[place[free]] > 0) & (weights[free] != 0)
-        reachable = usable.any(dim=1)
-        free, usable = free[reachable], usable[reachable]
-        if not len(free):
-            break
-        choice = cost[free].masked_fill(~usable, torch.inf).argmin(dim=1)
-        wanted = place[free, choice]
-        order = (wanted.double() * 4 + cost[free, choice]).argsort(stable=True)  # by place, then closeness
-        sorted_place = wanted[order]
-        rank = torch.arange(len(order)) - torch.searchsorted(sorted_place, sorted_place)
-        accepted = torch.zeros(len(order), dtype=torch.bool)
-        accepted[order] = rank < remaining[sorted_place]
-        assigned_place[free[accepted]] = wanted[accepted]
-        remaining -= torch.bincount(wanted[accepted], minlength=2 * d)
-        free = free[~accepted]
-    left = (assigned_place < 0).nonzero(as_tuple=True)[0]
-    assigned_place[left] = torch.repeat_interleave(torch.arange(2 * d), remaining)
-    index = torch.arange(units)
-    sign_place = torch.stack([weights > 0, weights < 0], dim=2).reshape(units, 2 * d)  # unit h fits place q
-    for unit in left.tolist():  # a few units: swap each into a place of its sign, if one can make room
-        spot = int(assigned_place[unit])
-        other_place = assigned_place
-        fits = sign_place[unit, other_place] & sign_place[:, spot] & (index != unit)
-        fits &= sign_place[index, other_place]  # the other unit is in a place of its sign
-        if bool(fits.any()):
-            extra = (cost[unit, other_place // 2] + cost[:, spot // 2] - cost[index, other_place // 2])
-            other = int(extra.masked_fill(~fits, torch.inf).argmin())
-            assigned_place[unit], assigned_place[other] = assigned_place[other].clone(), spot
-    order = (assigned_place * units + index).argsort()
-    return index[order].view(d, k)
 
 
 def choose_subsets(

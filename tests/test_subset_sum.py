@@ -11,7 +11,6 @@ from lottolib.subset_sum import (
     MAX_SIDE_CANDIDATES,
     _SortedSide,
     _window,
-    assign_units,
     choose_subsets,
     eta_floor,
     floor_note,
@@ -224,29 +223,6 @@ def test_sizes_for_chunking_and_the_floor_estimate():
     assert eta_floor(16, 16) < 1e-5 < eta_floor(16, 16, max_units=16)
     assert eta_floor(300, 784) > eta_floor(16, 16)
     assert "at most 20 units per side" in floor_note(16, 16, 20) and "9.2e-07" in floor_note(16, 16, 20)
-
-
-@pytest.mark.parametrize(("d", "k"), [(1, 9), (4, 10), (16, 20), (50, 7)])
-def test_assign_units_balances_the_signs_of_every_input(d, k):
-    first = L.sample_block(d, 3, k, seed=d).first.detach()
-    units = assign_units(first, k, scale=0.5)
-    assert units.shape == (d, k)
-    assert sorted(units.flatten().tolist()) == list(range(d * k))  # every unit serves exactly one input
-    kept = first[units, torch.arange(d).unsqueeze(1)]  # (d, k): the weight each unit keeps
-    if d > 1:
-        assert torch.equal((kept > 0).sum(dim=1), torch.full((d,), (k + 1) // 2))
-    else:
-        assert int((kept > 0).sum()) == int((first[:, 0] > 0).sum())  # one input: nothing to choose
-    with pytest.raises(ValueError, match="d\\*k"):
-        assign_units(first[:-1], k)
-
-
-def test_assign_units_prefers_weights_near_the_scale():
-    first = L.sample_block(32, 2, 16, seed=0).first.detach()
-    for scale in (0.1, 0.9):
-        units = assign_units(first, 16, scale=scale)
-        kept = first[units, torch.arange(32).unsqueeze(1)].abs()
-        assert float((kept - scale).abs().median()) < 0.05
 
 
 def test_eta_floor_is_where_a_wide_layer_levels_off(monkeypatch):
