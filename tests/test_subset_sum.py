@@ -166,6 +166,15 @@ def test_subset_bits_lists_every_subset_once():
     assert {tuple(row.tolist()) for row in bits} == set(itertools.product((0.0, 1.0), repeat=4))
 
 
+def test_subset_bits_row_s_is_the_binary_expansion_of_s():
+    bits = subset_bits(3)
+    for code in range(8):  # bit i of s is item i
+        assert bits[code].tolist() == [float((code >> i) & 1) for i in range(3)]
+    part = subset_bits(5, dtype=torch.int64, start=6, stop=9)
+    assert part.dtype == torch.int64
+    assert part.tolist() == [[(code >> i) & 1 for i in range(5)] for code in (6, 7, 8)]
+
+
 @pytest.mark.parametrize(("method", "k"), [("pair", 30), ("subset_sum", 30), ("subset_sum", 64)])
 def test_chunking_does_not_change_the_result(monkeypatch, method, k):
     target = L.random_target([6, 9], seed=2)[0]
@@ -212,6 +221,27 @@ def test_bad_search_settings_are_refused_with_a_message():
     for bad in (-1e-3, math.nan, math.inf):
         with pytest.raises(ValueError, match="tolerance"):
             choose_subsets(products, u, w, tolerance=bad)
+
+
+def test_values_per_weight_follows_its_formula():
+    # 16 k + 2 * 2^floor(m/2) + 8 * min(2^ceil(m/2), 4096), with m = min(k, cap)
+    def formula(k, cap=20):
+        m = min(k, cap)
+        return 16 * k + 2 * 2 ** (m // 2) + 8 * min(2 ** (m - m // 2), 4096)
+
+    for k, cap in [(1, 20), (7, 20), (20, 20), (64, 20), (64, 28), (64, 30), (5, 3)]:
+        assert values_per_weight(k, max_units=cap) == formula(k, cap), (k, cap)
+    assert values_per_weight(64) == formula(64)  # the default cap, 20
+
+
+def test_eta_floor_and_its_note_follow_the_formula():
+    for n, d, m in [(16, 16, 20), (300, 784, 20), (1, 1, 16), (4, 9, 24)]:
+        expected = 0.1 * 2.0 ** -m * (math.sqrt(n) + math.sqrt(2 * d))
+        assert eta_floor(n, d, m) == pytest.approx(expected, rel=1e-12)
+    assert eta_floor(16, 16) == eta_floor(16, 16, 20)
+    assert floor_note(16, 16, 20) == ("SubsetSum searches at most 20 units per side (max_units); for a 16x16 "
+                                      "layer its eta floor is about 9.2e-07 at any k")
+    assert floor_note(3, 5) == floor_note(3, 5, 20)
 
 
 def test_sizes_for_chunking_and_the_floor_estimate():
