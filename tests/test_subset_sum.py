@@ -110,6 +110,7 @@ def todays_choice_errors(products: torch.Tensor, on_side: torch.Tensor, w: torch
     return errors
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [48, 64, 128])
 def test_no_worse_than_the_evenly_spaced_sample_as_k_grows(k):
     target = L.random_target([16, 16], seed=0)[0]
@@ -151,6 +152,7 @@ def test_subset_sum_beats_the_pair_method_at_equal_width():
         assert subset.eta < pair.eta / 10
 
 
+@pytest.mark.slow
 def test_subset_sum_certifies_with_fewer_random_parameters_than_the_pair_method():
     target = L.random_target([8, 8, 4], seed=0)
     sizes = {}
@@ -198,6 +200,7 @@ def test_each_weight_depends_only_on_its_own_inputs(tolerance):
         assert torch.equal(piece.minus_error, whole.minus_error[part])
 
 
+@pytest.mark.slow
 def test_a_tolerance_stops_the_search_early_but_never_above_it_when_more_units_help():
     products, u, w = random_side_problem(60, 64, seed=7)
     full = choose_subsets(products, u, w, max_units=24)
