@@ -6,7 +6,9 @@ Reads mutmut's results in mutants/lottolib/*.py.meta. A surviving mutant is eith
 tests (then write the test that kills it) or *equivalent*: it computes the same function as the
 original (e.g. ``x >= 0`` for ``x > 0`` where x = 0 gives the same result either way). Equivalent
 mutants are listed, with the reason, in ``tests/equivalent_mutants.toml``; the kill rate is
-reported among the others, as killed / (killed + survived + timeout + no tests).
+reported among the others, as killed / (killed + survived + timeout + no tests), and beside it the
+detection rate, (killed + timeout) / the same: a mutant whose tests run past mutmut's time limit
+(a few times their normal CPU time) has changed what the code does, but no assertion saw it.
 """
 
 from __future__ import annotations
@@ -67,14 +69,16 @@ def main() -> None:
         considered = counts["killed"] + alive
         table.append({"module": module, "mutants": len(codes), "equivalent": sum(n in equivalent for n in codes),
                       **{key: counts[key] for key in ("killed", "survived", "no tests", "timeout", "not checked")},
-                      "kill_rate": counts["killed"] / considered if considered else None})
+                      "kill_rate": counts["killed"] / considered if considered else None,
+                      "detection_rate": (counts["killed"] + counts["timeout"]) / considered if considered else None})
         survivors += [name for name, code in codes.items()
                       if classify(code) not in ("killed", "not checked") and name not in equivalent]
-    header = ("module", "mutants", "equiv.", "killed", "survived", "no tests", "timeout", "kill rate")
+    header = ("module", "mutants", "equiv.", "killed", "survived", "no tests", "timeout", "kill rate", "detected")
     print("".join(f"{h:<14}" if i == 0 else f"{h:>10}" for i, h in enumerate(header)))
     for row in table:
-        rate = "-" if row["kill_rate"] is None else f"{100 * row['kill_rate']:.1f}%"
-        cells = (row["mutants"], row["equivalent"], row["killed"], row["survived"], row["no tests"], row["timeout"], rate)
+        rate, detected = ("-" if row[key] is None else f"{100 * row[key]:.1f}%" for key in ("kill_rate", "detection_rate"))
+        cells = (row["mutants"], row["equivalent"], row["killed"], row["survived"], row["no tests"], row["timeout"],
+                 rate, detected)
         print(f"{row['module']:<14}" + "".join(f"{cell:>10}" for cell in cells))
     print(f"\n{len(survivors)} surviving non-equivalent mutants" + (":" if survivors else "."))
     for name in survivors:
