@@ -83,7 +83,8 @@ def empirical_error(
         network peaks) runs ``steps`` steps from the ``starts`` best of its screened points, which
         include the construction's :meth:`~lottolib.Construction.adversary_starts`.
     seed
-        For the random points.
+        For the random points (:func:`sample_unit_ball` with this seed); the adversary's random
+        screening points come from the independent stream ``seeds.derived(seed, "adversary")``.
     input_shape
         The shape of one input, for constructions that accept any size (a convolution); by default
         ``construction.input_shape``.

@@ -1,6 +1,7 @@
 """Sound arithmetic: every bound is the exact real value rounded upward, checked in exact rationals."""
 
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -75,3 +76,80 @@ def test_certificate_is_the_exact_recursion_rounded_up(norms, etas):
 def test_certificate_adds_the_previous_gap_inside_the_eta_term():
     """Δ₂ = η₂ (A₁ + Δ₁) + ‖W₂‖ Δ₁: dropping Δ₁ from the η term would give 0.1·1 + 1·0.5 = 0.6."""
     assert bounds.certificate([1.0, 1.0], [0.5, 0.1]) == pytest.approx(0.1 * (1 + 0.5) + 0.5, rel=1e-15)
+
+
+def test_frobenius_bound_of_one_is_the_documented_rounding_chain_by_hand():
+    """‖[1]‖_F: the sum 1 inflated by 2(N + 1)u = 4u is 1 + 2⁻⁵¹ exactly, one step up gives 1 + 3·2⁻⁵²; its
+    square root 1 + 1.5·2⁻⁵² − O(2⁻¹⁰⁴) rounds to 1 + 2⁻⁵²; 1 + u is 1.0 in float64; one step up: 1 + 2⁻⁵¹.
+    Any other inflation count (N, N + 2, 3(N + 1), 2/(N + 1)) or a factor 1 − u changes the result."""
+    assert bounds.frobenius_norm_bound(torch.ones(1, 1, dtype=torch.float64)) == 1.0 + 2.0**-51
+    assert bounds.frobenius_norm_bound(torch.full((1, 1), -0.5, dtype=torch.float64)) == 0.5 + 2.0**-52
+
+
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 10**6))
+def test_frobenius_bound_covers_the_inflated_computed_sum_and_no_more(n, m, seed):
+    """The docstring's argument: the exact sum of squares is at most Ŝ (1 + 2(N + 1)u) for the computed Ŝ, so the
+    bound's square must reach that (in exact rationals); it adds only a few roundings on top."""
+    generator = torch.Generator().manual_seed(seed)
+    matrix = torch.rand(n, m, generator=generator, dtype=torch.float64) * 2 - 1
+    computed = Fraction(float(matrix.square().sum()))
+    inflated = computed * (1 + 2 * (n * m + 1) * Fraction(2) ** -53)
+    bound = Fraction(bounds.frobenius_norm_bound(matrix))
+    assert bound**2 >= inflated
+    assert bound**2 <= inflated * (1 + 16 * Fraction(2) ** -53)
+
+
+def test_frobenius_bound_of_a_matrix_whose_squares_underflow_is_positive():
+    """Entries 1e-200 square to 0.0 in float64, yet the exact norm is 2e-200 > 0: the bound must stay positive
+    (and cover it)."""
+    matrix = torch.full((2, 2), 1e-200, dtype=torch.float64)
+    assert float(matrix.square().sum()) == 0.0
+    bound = bounds.frobenius_norm_bound(matrix)
+    assert Fraction(bound) ** 2 >= 4 * Fraction(1e-200) ** 2
+    assert bounds.spectral_norm_bound(matrix) >= 2e-200
+
+
+def test_spectral_bound_is_the_svd_value_inflated_by_exactly_4_m_plus_n_squared_u():
+    """For diag(1, ½) padded to 3 × 2, σ̂ = 1 exactly and p = 4 (3 + 2)² = 100: the bound is 1 / (1 − 100u) rounded
+    up (two steps), far below the Frobenius bound √1.25."""
+    matrix = torch.tensor([[1.0, 0.0], [0.0, 0.5], [0.0, 0.0]], dtype=torch.float64)
+    assert reference.spectral_norm(matrix.numpy()) == 1.0
+    exact = 1 / (1 - 100 * Fraction(2) ** -53)
+    bound = bounds.spectral_norm_bound(matrix)
+    assert exact <= Fraction(bound) <= exact + 3 * Fraction(2) ** -52
+
+
+def test_spectral_bound_falls_back_to_frobenius_when_the_slack_reaches_one_half(monkeypatch):
+    """With u = 2⁻⁹ a 4 × 4 matrix has p u = 4·8²·2⁻⁹ = ½, where σ̂ / (1 − p u) = 2σ̂ no longer helps: the bound is
+    the Frobenius one, whose square covers 4 (1 + 2·17·2⁻⁹) for the identity (σ̂ = 1 would give 2)."""
+    monkeypatch.setattr(bounds, "UNIT_ROUNDOFF", 2.0**-9)
+    bound = bounds.spectral_norm_bound(torch.eye(4, dtype=torch.float64))
+    assert Fraction(bound) ** 2 >= 4 * (1 + Fraction(34, 512))
+
+
+@pytest.mark.parametrize(("name", "norms", "etas", "value"), [
+    ("norm", [-1.0], [0.1], "-1.0"), ("norm", [float("inf")], [0.1], "inf"), ("eta", [1.0], ["0.1"], "'0.1'"),
+    ("eta", [1.0], [True], "True"), ("norm", [None], [0.1], "None"), ("eta", [1.0, 1.0], [0.1, -0.5], "-0.5"),
+])
+def test_certificate_names_the_bad_value_exactly(name, norms, etas, value):
+    message = f"every {name} must be a finite number >= 0, got {value}"
+    with pytest.raises(ValueError, match=re.escape(message) + "$"):
+        bounds.certificate(norms, etas)
+    with pytest.raises(ValueError, match=re.escape("certificate needs one eta per layer: 2 norms but 1 etas") + "$"):
+        bounds.certificate([1.0, 1.0], [0.1])
+
+
+def test_certificate_accepts_zero_norms_and_etas():
+    """Δ₁ = η₁ (A₀ + Δ₀) + ‖W₁‖ Δ₀ = η₁ with A₀ = 1, Δ₀ = 0: exact zeros are allowed and give exact results."""
+    assert bounds.certificate([1.0], [0.0]) == 0.0
+    assert bounds.certificate([0.0], [0.5]) == 0.5
+    assert bounds.certificate([0.0, 1.0], [0.5, 0.25]) == 0.25 * (0.0 + 0.5) + 1.0 * 0.5  # A₁ = 0, Δ₁ = ½
+
+
+def test_rounding_slack_is_two_u_times_c_minus_one_c_plus_the_error_by_hand():
+    """2u((c − 1)₊ c + |ê|): c = 0 or 1 leaves 2u|ê|; c = 2 adds 2u·(1·2); c = 3 adds 2u·(2·3) (all exact in float64)."""
+    errors = torch.tensor([[0.5, -0.25, -0.5, 1.0]], dtype=torch.float64)
+    counts = torch.tensor([[0, 1, 2, 3]])
+    u = 2.0**-53
+    expected = [2 * u * 0.5, 2 * u * 0.25, 2 * u * (1 * 2 + 0.5), 2 * u * (2 * 3 + 1.0)]
+    assert bounds.rounding_slack(errors, counts).tolist() == [expected]

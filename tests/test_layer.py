@@ -1,5 +1,6 @@
 """Chapters 3-4: one layer from a pruned random block; its exact error and η."""
 
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -165,3 +166,49 @@ def test_failed_layer_says_so_and_eps_only_judges():
     unjudged = L.prune_layer(target, k=5, seed=0)
     assert torch.equal(failed.second_mask, unjudged.second_mask) and unjudged.succeeded
     assert L.prune_layer(target, k=5, seed=0, eps=10.0).succeeded
+
+
+def test_pruned_weights_and_module_are_full_size_by_default_and_compact_on_request():
+    """Full: first (d·k, d), second (n, d·k), the random weights where the masks keep them and 0 elsewhere; compact
+    keeps only the units with a kept incoming weight (columns of the first mask that are used)."""
+    construction = L.prune_layer(bounded_matrix(3, 4, 0), k=5, seed=1)
+    first_mask, second_mask = construction.first_mask, construction.second_mask
+    used = [a for a in range(20) if bool(first_mask[a].any())]
+    assert 0 < len(used) < 20
+    first, second = construction.pruned_weights()
+    assert first.shape == (20, 4) and second.shape == (3, 20) and first.dtype == torch.float64
+    expected_first = [[float(construction.block.first[a, j]) if first_mask[a, j] else 0.0 for j in range(4)]
+                      for a in range(20)]
+    assert first.tolist() == expected_first
+    layers = [m for m in construction.module() if isinstance(m, torch.nn.Linear)]
+    assert [tuple(m.weight.shape) for m in layers] == [(20, 4), (3, 20)]
+    compact = [m for m in construction.module(compact=True) if isinstance(m, torch.nn.Linear)]
+    assert [tuple(m.weight.shape) for m in compact] == [(len(used), 4), (3, len(used))]
+    assert compact[0].weight.tolist() == [expected_first[a] for a in used]
+    assert compact[1].weight.tolist() == [[float(construction.block.second[i, a]) if second_mask[i, a] else 0.0
+                                           for a in used] for i in range(3)]
+    single = [m for m in construction.module(dtype=torch.float32) if isinstance(m, torch.nn.Linear)]
+    assert all(m.weight.dtype == torch.float32 for m in single)
+
+
+def test_layer_target_forward_is_w_x_in_float64_for_lists():
+    target = [[0.5, -0.25], [1.0, 0.75]]
+    construction = L.prune_layer(target, k=3, seed=0)
+    out = construction.target_forward([[0.1, 0.3]])
+    assert out.dtype == torch.float64
+    assert out.tolist() == [[0.5 * 0.1 + -0.25 * 0.3, 1.0 * 0.1 + 0.75 * 0.3]]
+
+
+NAN_MESSAGE = "target holds 1 NaN or infinite entries; every weight must be a finite number"
+BOUND_MESSAGE = ("target has an entry of magnitude 1.5 > 1.0: the construction needs every weight in [-1.0, 1.0]; "
+                 "rescale the target (ReLU networks are positively homogeneous)")
+SHAPE_MESSAGE = "target must be a non-empty 2-D matrix (n outputs x d inputs), got shape (2,)"
+
+
+@pytest.mark.parametrize("prune", [lambda t: L.prune_layer(t, k=3, seed=0),
+                                   lambda t: L.prune_block(L.sample_block(2, 1, 3, 0), t)], ids=["layer", "block"])
+@pytest.mark.parametrize(("target", "message"), [([[0.1, float("nan")]], NAN_MESSAGE), ([[0.1, 1.5]], BOUND_MESSAGE),
+                                                 ([0.1, 0.2], SHAPE_MESSAGE)], ids=["nan", "bound", "shape"])
+def test_bad_layer_targets_get_the_exact_message(prune, target, message):
+    with pytest.raises(ValueError, match=re.escape(message) + "$"):
+        prune(target)

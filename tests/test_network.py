@@ -2,6 +2,7 @@
 
 import io
 import itertools
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -183,3 +184,138 @@ def test_tight_certificate_lies_between_the_exact_supremum_and_the_certificate()
     assert report.new < 0.5 * construction.certificate  # far tighter on this network
     large = construction.tight_certificate(max_size=4)  # the relaxation is too large: the certificate stands
     assert large.method == "recursion" and large.new == large.old == construction.certificate
+
+
+def _sequential(*widths, bias=False):
+    """Linear/ReLU alternating, bias-free, with entries in [-1, 1] (from a fixed seed)."""
+    torch.manual_seed(0)
+    modules = []
+    for d, n in itertools.pairwise(widths):
+        modules += [nn.Linear(d, n, bias=bias), nn.ReLU()]
+    return nn.Sequential(*modules[:-1])
+
+
+def test_target_weights_of_a_sequential_are_all_its_linear_layers_in_order():
+    target = _sequential(3, 4, 2, 1)
+    weights = L.target_weights(target)
+    assert [tuple(w.shape) for w in weights] == [(4, 3), (2, 4), (1, 2)]
+    assert all(w.dtype == torch.float64 for w in weights)
+    assert [w.tolist() for w in weights] == [target[i].weight.double().tolist() for i in (0, 2, 4)]
+
+
+ALTERNATE = ("target must alternate nn.Linear and nn.ReLU (exactly these classes), starting and ending with "
+             "nn.Linear")
+BIAS = ("target layers must have bias=False: fold biases into the weights with a constant input coordinate (append 1 "
+        "to x and the bias as a column of W)")
+BOUND = ("W_2 has an entry of magnitude 1.5 > 1.0: the construction needs every weight in [-1.0, 1.0]; rescale the "
+         "target (ReLU networks are positively homogeneous)")
+OK = torch.full((2, 3), 0.2, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(("target", "error", "message"), [
+    (nn.Sequential(nn.Linear(3, 2, bias=False), nn.ReLU()), ValueError, ALTERNATE),
+    (nn.Sequential(), ValueError, ALTERNATE),
+    (nn.Sequential(nn.Linear(3, 2, bias=False), nn.Tanh(), nn.Linear(2, 1, bias=False)), ValueError, ALTERNATE),
+    (_sequential(3, 2, 1, bias=True), ValueError, BIAS),
+    (nn.Linear(2, 2, bias=False), TypeError, "target must be an nn.Sequential or a list of matrices, got Linear"),
+    (torch.zeros(2, 2), TypeError,
+     "target must be a list of weight matrices (or an nn.Sequential); for one layer pass [W]"),
+    ("W", TypeError, "target must be a list of weight matrices (or an nn.Sequential); for one layer pass [W]"),
+    ([], ValueError, "target has no layers: pass at least one weight matrix"),
+    ([OK, [[0.1, float("nan")]]], ValueError, "W_2 holds 1 NaN or infinite entries; every weight must be a finite number"),
+    ([OK, [0.1, 0.2]], ValueError, "W_2 must be a non-empty 2-D matrix (n outputs x d inputs), got shape (2,)"),
+    ([OK, torch.zeros(1, 3)], ValueError, "W_2 takes 3 inputs but W_1 has 2 outputs"),
+    ([OK, torch.zeros(4, 2), torch.zeros(1, 3)], ValueError, "W_3 takes 3 inputs but W_2 has 4 outputs"),
+    ([OK, [[0.1, 1.5]]], ValueError, BOUND),
+])
+def test_bad_targets_get_the_exact_message(target, error, message):
+    with pytest.raises(error, match=re.escape(message) + "$"):
+        L.target_weights(target)
+
+
+def test_forward_target_keeps_the_dtype_of_x():
+    weights = [torch.tensor([[0.5, -1.0], [0.25, 0.75]], dtype=torch.float64), torch.tensor([[1.0, -0.5]],
+                                                                                           dtype=torch.float64)]
+    x = torch.tensor([[0.5, 0.25], [-1.0, 0.5]], dtype=torch.float32)
+    out = L.forward_target(weights, x)
+    assert out.dtype == torch.float32
+    expected = reference.relu_network([w.numpy() for w in weights], x.double().numpy())  # exact in float32 here
+    assert out.tolist() == expected.tolist()
+
+
+def test_network_module_is_compact_on_request_and_target_forward_is_float64():
+    construction = L.prune_random_network([OK, torch.full((1, 2), -0.3, dtype=torch.float64)], 0.1, seed=0, k=4)
+    full = [m for m in construction.module() if isinstance(m, nn.Linear)]
+    assert [tuple(m.weight.shape) for m in full] == [(12, 3), (2, 12), (8, 2), (1, 8)]
+    compact = [m for m in construction.module(compact=True) if isinstance(m, nn.Linear)]
+    used = [int(layer.first_mask.any(dim=1).sum()) for layer in construction.layers]
+    assert [tuple(m.weight.shape) for m in compact] == [(used[0], 3), (2, used[0]), (used[1], 2), (1, used[1])]
+    assert used[0] < 12 or used[1] < 8
+    out = construction.target_forward([[0.5, -0.5, 1.0]])
+    assert out.dtype == torch.float64
+    assert out.flatten().tolist() == pytest.approx([-0.3 * 0.2 * 2], rel=1e-15)  # both hidden units are 0.2 (x sums to 1)
+
+
+def test_an_integer_seed_is_recorded_and_a_generator_is_not():
+    target = [OK]
+    assert L.prune_random_network(target, 0.1, seed=7, k=3).seed == 7
+    assert L.prune_random_network(target, 0.1, seed=0, k=3).seed == 0
+    assert L.prune_random_network(target, 0.1, seed=torch.Generator().manual_seed(7), k=3).seed is None
+
+
+def test_proved_width_uses_each_layers_own_shape_and_eps_capped_at_one(monkeypatch):
+    """k = 'proved' takes (n_i, d_i) of each layer (not d_i twice) and min(eps, 1) (the theorem needs eps <= 1)."""
+    widths, epses = [], []
+    monkeypatch.setattr(L.network, "_build", lambda weights, ks, eps, seed, method: widths.append(ks) or epses.append(eps))
+    target = [OK, torch.full((1, 2), 0.5, dtype=torch.float64)]
+    L.prune_random_network(target, 0.5, seed=0, k="proved", delta=0.1)
+    L.prune_random_network(target, 1.5, seed=0, k="proved", delta=0.1)
+    assert widths == [reference.network_widths([(2, 3), (1, 2)], 0.5, 0.1),
+                      reference.network_widths([(2, 3), (1, 2)], 1.0, 0.1)]
+    assert reference.network_widths([(3, 3), (2, 2)], 0.5, 0.1) != widths[0]
+    assert epses == [0.5, 1.5]  # the construction is judged against the asked eps
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda: L.prune_random_network([OK], 0.1, seed=0, k=[0]), ValueError,
+     "k must be an integer >= 1, got 0; use at least k=1"),
+    (lambda: L.prune_random_network([OK], 0.1, seed=0, k=0), ValueError,
+     "k must be an integer >= 1, got 0; use at least k=1"),
+    (lambda: L.prune_random_network([OK], 0.1, seed=0, k=3, method="best"), ValueError,
+     "method must be one of ('pair', 'subset_sum'), got 'best'"),
+    (lambda: L.prune_random_network([OK], 0.1, seed=torch.Generator()), TypeError,
+     "k='search' samples several networks from one seed, so it needs an integer seed"),
+])
+def test_bad_network_arguments_get_the_exact_message(call, error, message):
+    with pytest.raises(error, match=re.escape(message) + "$"):
+        call()
+
+
+def _memory_message(what, parameters, limit):
+    peak = L.memory.format_bytes(L.memory.estimated_peak_bytes(parameters))
+    return (f"{what} has {parameters:.3g} random weights: an estimated peak of {peak}, above the limit of "
+            f"{L.memory.format_bytes(limit)}. Use a smaller k (or method='subset_sum', which needs far fewer units), "
+            "or raise the limit with lottolib.set_memory_limit('16GiB') if the machine has the memory")
+
+
+def test_memory_errors_name_the_network_and_the_search(monkeypatch):
+    """The sampled network is "a depth-2l random network with k = [k_1, …] units per input"; a search that reaches the
+    limit says which eps, seed and method it could not certify."""
+    monkeypatch.setattr(L.memory, "_limit", 2**21)
+    target = [OK, torch.full((1, 2), 0.5, dtype=torch.float64)]
+    parameters = 3 * 4 * 3 + 2 * 12 + 2 * 5 * 2 + 1 * 10  # (d·k, d) and (n, d·k) per layer
+    what = "a depth-4 random network with k = [4, 5] units per input"
+    with pytest.raises(L.MemoryLimitError, match=re.escape(_memory_message(what, parameters, 2**21)) + "$"):
+        L.prune_random_network(target, 0.1, seed=0, k=[4, 5])
+    inner = _memory_message("a depth-2 random network with k = [1] units per input", 3 * 3 + 2 * 3, 2**21)
+    message = f"no k below the memory limit certifies eps=1e-09 for seed 3 with method='subset_sum': {inner}"
+    with pytest.raises(L.MemoryLimitError, match=re.escape(message) + "$"):
+        L.prune_random_network([OK], 1e-9, seed=3, method="subset_sum")
+
+
+def test_search_under_a_tight_memory_limit_stops_at_a_certified_k(monkeypatch):
+    """With room for k ≤ 4096 only (2k random weights for a 1 × 1 target), the search must stop at a k whose
+    certificate meets eps, not run into the limit."""
+    monkeypatch.setattr(L.memory, "_limit", L.memory.estimated_peak_bytes(2 * 4096))
+    found = L.prune_random_network([torch.full((1, 1), 0.5, dtype=torch.float64)], 0.05, seed=0)
+    assert found.succeeded and found.certificate <= 0.05 and found.k_per_layer[0] <= 4096

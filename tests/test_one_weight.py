@@ -4,8 +4,10 @@ Every expectation comes from tests/reference.py (the book's formulas, implemente
 """
 
 import math
+import re
 from fractions import Fraction
 
+import numpy as np
 import pytest
 import reference
 import torch
@@ -135,3 +137,40 @@ def test_layer_width_bound_delivers_its_promise_on_a_small_layer():
     worst = -torch.ones(n, d, dtype=torch.float64)  # |w| = 1 is the hardest weight
     failures = sum(not L.prune_layer(worst, k=k, seed=s, eps=eps).succeeded for s in range(40))
     assert failures <= 6  # expectation <= delta * 40 = 2
+
+
+def test_a_tie_between_a_unit_and_keeping_none_keeps_none():
+    """|u v − w| = |w| (product 1, w = ½): keeping no unit is as close, and the book keeps none (error −w, never +w
+    from a unit); the reference does the same (strict improvement only)."""
+    products = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    first = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    w = torch.tensor(0.5, dtype=torch.float64)
+    choice = L.choose_pairs(products, first, w)
+    assert (int(choice.plus_index), float(choice.plus_error)) == (L.one_weight.NONE, -0.5)
+    assert reference.best_pair_errors([1.0, -1.0], [1.0, -1.0], 0.5) == (-0.5, -0.5)
+    assert (int(choice.minus_index), float(choice.minus_error)) == (L.one_weight.NONE, -0.5)  # |−1 − ½| > ½
+
+
+def test_target_forward_is_w_x_in_float64_for_any_input_type():
+    """Python floats and ints are read as float64 (not torch's default float32); float32 tensors are widened exactly."""
+    result = L.prune_one_weight(0.3, k=5, seed=0)
+    single = float(np.float32(0.1))
+    cases = [([0.1, -0.7], [0.3 * 0.1, 0.3 * -0.7]), (torch.tensor([0.1], dtype=torch.float32), [0.3 * single]),
+             ([1, 2], [0.3, 0.3 * 2])]
+    for x, expected in cases:
+        out = result.target_forward(x)
+        assert out.dtype == torch.float64
+        assert out.tolist() == expected
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda: L.prune_one_weight(0.5, k=0, seed=0), ValueError, "k must be an integer >= 1, got 0; use at least k=1"),
+    (lambda: L.prune_one_weight(1.5, k=3, seed=0), ValueError,
+     "w has an entry of magnitude 1.5 > 1.0: the construction needs every weight in [-1.0, 1.0]; rescale the target "
+     "(ReLU networks are positively homogeneous)"),
+    (lambda: L.prune_one_weight(float("nan"), k=3, seed=0), ValueError,
+     "w holds 1 NaN or infinite entries; every weight must be a finite number"),
+])
+def test_bad_one_weight_inputs_get_the_exact_message(call, error, message):
+    with pytest.raises(error, match=re.escape(message) + "$"):
+        call()
