@@ -143,7 +143,7 @@ class LayerConstruction(Construction):
         return torch.as_tensor(x, dtype=torch.float64) @ self.target.T
 
     def adversary_starts(self) -> torch.Tensor:
-        """Singular vectors of W, E⁺, E⁻ and [E⁺ | −E⁻]'s input halves, and their sign-split parts."""
+        """Singular vectors of W, E⁺, E⁻ and of E⁺ and E⁻ stacked (2n × d), and their sign-split parts."""
         plus_minus = torch.cat([self.plus_error, -self.minus_error], dim=0)
         return singular_starts([self.target, self.plus_error, self.minus_error, plus_minus], self.block.d)
 
