@@ -116,3 +116,16 @@ def exact_side_errors(products: list[float], first_weights: list[float], keep: l
     minus = sum((Fraction(p) for p, u, kept in zip(products, first_weights, keep, strict=True) if kept and u < 0),
                 Fraction(0))
     return plus - Fraction(w), minus - Fraction(w)
+
+
+def best_pair_max_errors(u: np.ndarray, v: np.ndarray, w: float) -> np.ndarray:
+    """Chapter 2, row by row: max(|e⁺|, |e⁻|) for blocks of units with first weights u and second weights v
+    (shape (trials, k)); on each side (sign of u) |e| is the distance of the product closest to w, or |w| when
+    that side has no unit or keeping none is at least as close. Vectorised NumPy, float64."""
+    products = np.asarray(u, dtype=np.float64) * np.asarray(v, dtype=np.float64)
+    distance = np.abs(products - w)
+    worst = np.zeros(products.shape[0])
+    for side in (1, -1):
+        on_side = np.where(np.asarray(u) * side > 0, distance, np.inf)
+        worst = np.maximum(worst, np.minimum(on_side.min(axis=1), abs(w)))
+    return worst
