@@ -6,14 +6,13 @@ import re
 
 import numpy as np
 import pytest
+import reference
 import torch
 
 import lottolib as L
 from lottolib.probability import empirical_success_probability, sampled_pair_errors
 from lottolib.random_network import sample_uniform
 from lottolib.seeds import generator
-
-import reference
 
 W_RANGE = "w has an entry of magnitude 1.5 > 1.0: the construction needs every weight in [-1.0, 1.0]; rescale the " \
           "target (ReLU networks are positively homogeneous)"
