@@ -71,8 +71,10 @@ def kernel_matrix(kernel: torch.Tensor) -> torch.Tensor:
 
 
 def _sqrt_up(value: int) -> float:
-    root = math.sqrt(value)
-    return root if root * root == value else math.nextafter(root, math.inf)
+    """A float ≥ √value: exact for a perfect square, else one step above the correctly rounded root (a rounded
+    ``root * root == value`` is no proof: √11 rounds down, yet its square rounds to 11)."""
+    root = math.isqrt(value)
+    return float(root) if root * root == value else math.nextafter(math.sqrt(value), math.inf)
 
 
 def operator_bound(kernel: torch.Tensor) -> float:
