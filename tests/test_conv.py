@@ -201,6 +201,10 @@ def test_cnn_image_errors_are_exact():
     K = kernel(2, 1, 3, 3)
     with raises(ValueError, "an image of size 1x5 gives 0 conv outputs, but the linear weight takes 6 inputs"):
         prune_cnn(K, torch.zeros(1, 6), k=2, seed=0, image_size=(1, 5))
+    with raises(ValueError, "an image of size 5x1 gives 0 conv outputs, but the linear weight takes 3 inputs"):
+        prune_cnn(K[:1], torch.zeros(1, 3), k=2, seed=0, image_size=(5, 1))  # 3 rows but no column
+    with raises(ValueError, "an image of size 1x5 gives 0 conv outputs, but the linear weight takes 3 inputs"):
+        prune_cnn(K[:1], torch.zeros(1, 3), k=2, seed=0, image_size=(1, 5))
     with raises(ValueError, "an image of size 5x5 gives 18 conv outputs, but the linear weight takes 32 inputs"):
         prune_cnn(K, torch.zeros(1, 32), k=2, seed=0, image_size=(5, 5))
     with raises(ValueError, "the linear weight takes 5 inputs, not a multiple of the 2 conv channels: it fits no "

@@ -66,9 +66,9 @@ def test_worst_case_probability_is_one_half_once_the_window_covers_everything(ep
 
 def test_worst_case_probability_of_an_underflowing_eps_is_zero():
     """ε²/8 ≤ p(1, ε) ≤ ε²/(8(1 − ε)) underflows to 0 for ε = 1e-170 (ε² is below the smallest float)."""
-    assert L.worst_case_unit_probability(1e-170) == 0.0
     assert L.worst_case_unit_probability(1e-322) == 0.0  # a subnormal eps: ε² is 0 in floats, so is p
-    assert L.worst_case_unit_probability(1e-155) == pytest.approx(1e-310 / 8, rel=1e-6)
+    assert L.worst_case_unit_probability(1e-155) == pytest.approx(1e-310 / 8, rel=1e-6, abs=0)  # subnormal p
+    assert L.worst_case_unit_probability(1e-170) == 0.0
 
 
 @pytest.mark.parametrize("w", [0.25, -0.25, 1.0, -1.0])
