@@ -51,10 +51,16 @@ def test_bad_counts_get_the_exact_message():
         L.layer_width_bound(2, 2, 0.1, 1.5)
 
 
-@pytest.mark.parametrize("eps", [1.2, 1.9, 0.75, 0.9, 1.0])
+@pytest.mark.parametrize("eps", [1.2, 1.9, 0.5, 0.75, 0.999, 1.001])
 def test_worst_case_probability_for_large_eps(eps):
     """p(1, ε) by integrating the one-sided density over [max(1 − ε, −1), 1]; for ε ≥ 1 the window reaches 0."""
     assert L.worst_case_unit_probability(eps) == pytest.approx(reference.unit_probability(1.0, eps), rel=1e-9)
+
+
+def test_unit_probability_at_the_bound_with_eps_one():
+    """p(1, 1) = ¼ [1 + (1 − 1) ln(1 − 1)] = ¼ (the limit 0·ln 0 = 0); by symmetry p(−1, 1) = ¼ too."""
+    assert float(L.unit_success_probability(1.0, 1.0)) == 0.25
+    assert float(L.unit_success_probability(-1.0, 1.0)) == 0.25
 
 
 @pytest.mark.parametrize("eps", [2.0, 3.0, 1e6])
