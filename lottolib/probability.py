@@ -140,7 +140,8 @@ def sampled_pair_errors(w: float, k: int, trials: int, seed: object) -> torch.Te
     -------
     torch.Tensor
         Shape (trials,), float64. Vectorised over trials; at most about 2²² candidate units are
-        held at once.
+        held at once: the blocks are drawn in chunks of ⌊2²²/k⌋ blocks (at least 1), the chunk's
+        first-layer weights u, then its second-layer weights v, so a seed fixes every block.
     """
     k, trials = check_positive_int(k, "k"), check_positive_int(trials, "trials")
     target = check_bounded(as_tensor(float(w), "w"), "w")
