@@ -71,8 +71,10 @@ def kernel_matrix(kernel: torch.Tensor) -> torch.Tensor:
 
 
 def _sqrt_up(value: int) -> float:
-    root = math.sqrt(value)
-    return root if root * root == value else math.nextafter(root, math.inf)
+    """A float ≥ √value: exact for a perfect square, else one step above the correctly rounded root (a rounded
+    ``root * root == value`` is no proof: √11 rounds down, yet its square rounds to 11)."""
+    root = math.isqrt(value)
+    return float(root) if root * root == value else math.nextafter(math.sqrt(value), math.inf)
 
 
 def operator_bound(kernel: torch.Tensor) -> float:
@@ -227,9 +229,10 @@ def _infer_image(kernel: torch.Tensor, columns: int, padding: int, image_size: o
     c_out, _, h, w = kernel.shape
     if image_size is not None:
         height, width = _check_image(image_size)
-        out = (height + 2 * padding - h + 1) * (width + 2 * padding - w + 1) * c_out
-        if min(height + 2 * padding - h, width + 2 * padding - w) < 0 or out != columns:
-            raise ValueError(f"an image of size {height}x{width} gives {max(out, 0)} conv outputs, but the linear "
+        rows, cols = height + 2 * padding - h + 1, width + 2 * padding - w + 1
+        out = max(rows, 0) * max(cols, 0) * c_out  # no output when the kernel is larger than the padded image
+        if out != columns:
+            raise ValueError(f"an image of size {height}x{width} gives {out} conv outputs, but the linear "
                              f"weight takes {columns} inputs")
         return height, width
     if columns % c_out:

@@ -84,14 +84,14 @@ def worst_case_unit_probability(eps: float) -> float:
     eps = check_eps(eps)
     if eps >= 0.5:
         return float(unit_success_probability(1.0, eps))
-    total, power, m = 0.0, eps, 1
-    while True:
-        m += 1
+    total, power = 0.0, eps
+    for m in range(2, 1100):  # power = ε^m < 2^-m is 0 by m = 1075, and a zero term ends the sum: never reached
         power *= eps
         term = power / (m * (m - 1))
         total += term
         if term <= total * 1e-17:
-            return 0.25 * total
+            break
+    return 0.25 * total
 
 
 def pair_success_probability(w: float | torch.Tensor, eps: float, k: int) -> torch.Tensor:
@@ -140,7 +140,8 @@ def sampled_pair_errors(w: float, k: int, trials: int, seed: object) -> torch.Te
     -------
     torch.Tensor
         Shape (trials,), float64. Vectorised over trials; at most about 2²² candidate units are
-        held at once.
+        held at once: the blocks are drawn in chunks of ⌊2²²/k⌋ blocks (at least 1), the chunk's
+        first-layer weights u, then its second-layer weights v, so a seed fixes every block.
     """
     k, trials = check_positive_int(k, "k"), check_positive_int(trials, "trials")
     target = check_bounded(as_tensor(float(w), "w"), "w")

@@ -116,3 +116,44 @@ def exact_side_errors(products: list[float], first_weights: list[float], keep: l
     minus = sum((Fraction(p) for p, u, kept in zip(products, first_weights, keep, strict=True) if kept and u < 0),
                 Fraction(0))
     return plus - Fraction(w), minus - Fraction(w)
+
+
+def best_pair_max_errors(u: np.ndarray, v: np.ndarray, w: float) -> np.ndarray:
+    """Chapter 2, row by row: max(|e⁺|, |e⁻|) for blocks of units with first weights u and second weights v
+    (shape (trials, k)); on each side (sign of u) |e| is the distance of the product closest to w, or |w| when
+    that side has no unit or keeping none is at least as close. Vectorised NumPy, float64."""
+    products = np.asarray(u, dtype=np.float64) * np.asarray(v, dtype=np.float64)
+    distance = np.abs(products - w)
+    worst = np.zeros(products.shape[0])
+    for side in (1, -1):
+        on_side = np.where(np.asarray(u) * side > 0, distance, np.inf)
+        worst = np.maximum(worst, np.minimum(on_side.min(axis=1), abs(w)))
+    return worst
+
+
+def conv2d(x: np.ndarray, kernel: np.ndarray, padding: int = 0) -> np.ndarray:
+    """Chapter 10's convolution by its definition, stride 1, zero padding: x (m, c_in, H, W), kernel
+    (c_out, c_in, h, w) → (m, c_out, H + 2p − h + 1, W + 2p − w + 1), out[o, r, s] = Σ_{c,i,j} K[o,c,i,j] x̃[c, r+i, s+j]."""
+    x, kernel = np.asarray(x, dtype=np.float64), np.asarray(kernel, dtype=np.float64)
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    c_out, _, h, w = kernel.shape
+    rows, cols = padded.shape[2] - h + 1, padded.shape[3] - w + 1
+    out = np.zeros((x.shape[0], c_out, rows, cols))
+    for r in range(rows):
+        for s in range(cols):
+            out[:, :, r, s] = np.einsum("mcij,ocij->mo", padded[:, :, r:r + h, s:s + w], kernel)
+    return out
+
+
+def conv_dense_matrix(kernel: np.ndarray, image: tuple[int, int, int], padding: int = 0) -> np.ndarray:
+    """The matrix of x ↦ conv2d(x, K) on images of shape ``image`` (c_in, H, W), column by column from the
+    convolutions of the basis images."""
+    size = int(np.prod(image))
+    basis = np.eye(size).reshape(size, *image)
+    return conv2d(basis, kernel, padding).reshape(size, -1).T
+
+
+def cnn_forward(kernel: np.ndarray, weight: np.ndarray, x: np.ndarray, padding: int = 0) -> np.ndarray:
+    """Chapter 10's target CNN: W · flatten(σ(conv(x, K))), row-wise."""
+    hidden = np.maximum(conv2d(x, kernel, padding), 0).reshape(np.asarray(x).shape[0], -1)
+    return hidden @ np.asarray(weight, dtype=np.float64).T
