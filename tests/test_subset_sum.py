@@ -172,6 +172,7 @@ def test_subset_bits_row_s_is_the_binary_expansion_of_s():
     bits = subset_bits(3)
     for code in range(8):  # bit i of s is item i
         assert bits[code].tolist() == [float((code >> i) & 1) for i in range(3)]
+    assert bits.dtype == torch.float64  # the default dtype
     part = subset_bits(5, dtype=torch.int64, start=6, stop=9)
     assert part.dtype == torch.int64
     assert part.tolist() == [[(code >> i) & 1 for i in range(5)] for code in (6, 7, 8)]
@@ -245,6 +246,9 @@ def test_eta_floor_and_its_note_follow_the_formula():
     assert floor_note(16, 16, 20) == ("SubsetSum searches at most 20 units per side (max_units); for a 16x16 "
                                       "layer its eta floor is about 9.2e-07 at any k")
     assert floor_note(3, 5) == floor_note(3, 5, 20)
+    assert floor_note(16, 16, 24) == ("SubsetSum searches at most 24 units per side (max_units); for a 16x16 "
+                                      f"layer its eta floor is about {eta_floor(16, 16, 24):.2g} at any k")
+    assert f"{eta_floor(16, 16, 24):.2g}" == "5.8e-08"  # 0.1 * 2**-24 * (4 + sqrt(32))
 
 
 def test_sizes_for_chunking_and_the_floor_estimate():
