@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["Construction", "masked"]
+__all__ = ["CompositeConstruction", "Construction", "masked"]
 
 
 def masked(weights: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -129,3 +130,21 @@ class Construction(ABC):
         x = torch.as_tensor(x, dtype=torch.float64)
         with torch.no_grad():
             return (self.module(compact=True)(x) - self.target_forward(x)).flatten(1).norm(dim=1)
+
+
+class CompositeConstruction(Construction):
+    """A construction made of smaller ones (layers, pairs, blocks): its masks and random weights
+    are theirs, in the order of :attr:`parts`, which is the order of the layers of :meth:`module`."""
+
+    @property
+    @abstractmethod
+    def parts(self) -> Sequence[Construction]:
+        """The constructions this one is made of, in the order of the module's layers."""
+
+    @property
+    def masks(self) -> list[torch.Tensor]:
+        return [mask for part in self.parts for mask in part.masks]
+
+    @property
+    def random_weights(self) -> list[torch.Tensor]:
+        return [weight for part in self.parts for weight in part.random_weights]

@@ -23,7 +23,7 @@ from torch import nn
 
 from . import bounds
 from .checks import as_matrix, as_tensor, check_bounded, check_eps, check_nonnegative_int, check_positive_int
-from .construction import Construction
+from .construction import CompositeConstruction, Construction
 from .conv_bounds import conv_operator_norm_bound, conv_pair_eta
 from .layer import LayerConstruction, prune_block
 from .memory import check_memory
@@ -249,7 +249,7 @@ def _infer_image(kernel: torch.Tensor, columns: int, padding: int, image_size: o
 
 
 @dataclass(frozen=True, eq=False)
-class CNNConstruction(Construction):
+class CNNConstruction(CompositeConstruction):
     """A target conv → ReLU → flatten → linear network and its pruned random twin (depth 4), with a certificate."""
 
     conv: ConvConstruction
@@ -265,12 +265,8 @@ class CNNConstruction(Construction):
         return bounds.certificate(norms, [self.conv.certificate, self.linear.eta_plus])  # its input σ(·) ≥ 0
 
     @property
-    def masks(self) -> list[torch.Tensor]:
-        return [*self.conv.masks, *self.linear.masks]
-
-    @property
-    def random_weights(self) -> list[torch.Tensor]:
-        return [*self.conv.random_weights, *self.linear.random_weights]
+    def parts(self) -> tuple[ConvConstruction, LayerConstruction]:
+        return self.conv, self.linear
 
     @property
     def description(self) -> str:

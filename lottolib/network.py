@@ -29,7 +29,7 @@ from . import bounds
 from .adversary import singular_starts
 from .bisection import smallest_k
 from .checks import as_matrix, check_bounded, check_eps, check_fraction, check_positive_int
-from .construction import Construction
+from .construction import CompositeConstruction
 from .layer import METHODS, LayerConstruction, prune_block
 from .memory import MemoryLimitError
 from .probability import layer_width_bound
@@ -152,7 +152,7 @@ def forward_target(weights: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Te
 
 
 @dataclass(frozen=True, eq=False)
-class NetworkConstruction(Construction):
+class NetworkConstruction(CompositeConstruction):
     """A pruned random network of depth 2l approximating a depth-l target, with its certificate.
 
     ``target`` lists the float64 W_1 … W_l; ``layers[i]`` is the pruned block for W_{i+1}.
@@ -230,12 +230,8 @@ class NetworkConstruction(Construction):
         return [layer.block.hidden_width for layer in self.layers]
 
     @property
-    def masks(self) -> list[torch.Tensor]:
-        return [mask for layer in self.layers for mask in layer.masks]
-
-    @property
-    def random_weights(self) -> list[torch.Tensor]:
-        return [weight for layer in self.layers for weight in layer.random_weights]
+    def parts(self) -> list[LayerConstruction]:
+        return self.layers
 
     @property
     def description(self) -> str:

@@ -48,7 +48,7 @@ from torch import nn
 from . import bounds
 from .bisection import smallest_k
 from .checks import as_matrix, as_tensor, check_bounded, check_eps, check_fraction, check_positive_int
-from .construction import Construction
+from .construction import CompositeConstruction
 from .conv import ConvConstruction, kernel_matrix
 from .layer import METHODS, LayerConstruction, prune_block
 from .memory import MemoryLimitError
@@ -416,7 +416,7 @@ def residual_width_bound(target: object, eps: float, delta: float = 0.05) -> lis
 
 
 @dataclass(frozen=True, eq=False)
-class ResidualConstruction(Construction):
+class ResidualConstruction(CompositeConstruction):
     """A pruned random residual network approximating a :class:`ResidualTarget`, with its certificate.
 
     ``pairs`` lists the pruned blocks in the order of :attr:`ResidualTarget.layers` (W₁⁽¹⁾, W₂⁽¹⁾, …,
@@ -473,12 +473,8 @@ class ResidualConstruction(Construction):
         return self.gaps[-1]
 
     @property
-    def masks(self) -> list[torch.Tensor]:
-        return [mask for pair in self.pairs for mask in pair.masks]
-
-    @property
-    def random_weights(self) -> list[torch.Tensor]:
-        return [weight for pair in self.pairs for weight in pair.random_weights]
+    def parts(self) -> list[LayerConstruction]:
+        return self.pairs
 
     def adversary_starts(self) -> torch.Tensor:
         """Singular vectors (and their sign-split parts) of the first block's W₁ and of its pair's errors."""
@@ -621,7 +617,7 @@ def _same_padding_kernel(kernel: object, name: str) -> tuple[torch.Tensor, int]:
 
 
 @dataclass(frozen=True, eq=False)
-class ConvResidualConstruction(Construction):
+class ConvResidualConstruction(CompositeConstruction):
     """The pruned random twin of one convolutional residual block x ↦ x + K₂ ∗ σ(K₁ ∗ x).
 
     ``first`` and ``second`` are the pruned conv pairs for K₁ (c_h, c, h, h) and K₂ (c, c_h, h', h'),
@@ -653,12 +649,8 @@ class ConvResidualConstruction(Construction):
         return residual_certificate([norms], [etas])
 
     @property
-    def masks(self) -> list[torch.Tensor]:
-        return [*self.first.masks, *self.second.masks]
-
-    @property
-    def random_weights(self) -> list[torch.Tensor]:
-        return [*self.first.random_weights, *self.second.random_weights]
+    def parts(self) -> tuple[ConvConstruction, ConvConstruction]:
+        return self.first, self.second
 
     @property
     def description(self) -> str:
