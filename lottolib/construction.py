@@ -76,7 +76,8 @@ class Construction(ABC):
         ----------
         compact
             False: the whole random network, each pruned weight +0.0, its weight-bearing layers in the
-            order of :attr:`masks`. True: only the hidden units in use (the same function, cheap to run).
+            order of :attr:`~lottolib.Construction.masks`. True: only the hidden units in use (the same
+            function, cheap to run).
         dtype
             The module's dtype. float64 (default) evaluates the float32 random weights exactly.
         """
