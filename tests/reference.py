@@ -157,3 +157,127 @@ def cnn_forward(kernel: np.ndarray, weight: np.ndarray, x: np.ndarray, padding: 
     """Chapter 10's target CNN: W · flatten(σ(conv(x, K))), row-wise."""
     hidden = np.maximum(conv2d(x, kernel, padding), 0).reshape(np.asarray(x).shape[0], -1)
     return hidden @ np.asarray(weight, dtype=np.float64).T
+
+
+def pruned_relu_network(weights: list[np.ndarray], plus: list[np.ndarray], minus: list[np.ndarray],
+                        x: np.ndarray) -> np.ndarray:
+    """Chapter 5's pruned network G̃ from its per-weight errors, row-wise in float64: block i computes
+    W h + E⁺ σ(h) − E⁻ σ(−h), with a ReLU between blocks and none after the last."""
+    h = np.asarray(x, dtype=np.float64)
+    for i, (w, p, m) in enumerate(zip(weights, plus, minus, strict=True)):
+        w, p, m = (np.asarray(a, dtype=np.float64) for a in (w, p, m))
+        h = h @ w.T + np.maximum(h, 0) @ p.T - np.maximum(-h, 0) @ m.T
+        if i < len(weights) - 1:
+            h = np.maximum(h, 0)
+    return h
+
+
+def relu_error_norms(weights, plus, minus, x: np.ndarray) -> np.ndarray:
+    """‖G̃(x) − F(x)‖₂ row-wise in float64."""
+    return np.linalg.norm(pruned_relu_network(weights, plus, minus, x) - relu_network(weights, x), axis=1)
+
+
+def relu_error_vectors(weights, plus, minus, x: np.ndarray) -> np.ndarray:
+    """G̃(x) − F(x) row-wise in float64, propagated as a difference so that tiny errors are not lost to
+    cancellation: layer 1 adds E⁺σ(x) − E⁻σ(−x); a later block, whose input h̃ = h + δ is ≥ 0, adds
+    W δ + E⁺ h̃; the ReLU maps (z, δ) to σ(z + δ) − σ(z), which is δ where both are positive."""
+    h = np.asarray(x, dtype=np.float64)
+    delta = np.maximum(h, 0) @ np.asarray(plus[0], dtype=np.float64).T \
+        - np.maximum(-h, 0) @ np.asarray(minus[0], dtype=np.float64).T
+    z = h @ np.asarray(weights[0], dtype=np.float64).T
+    for w, p in zip(weights[1:], plus[1:], strict=True):
+        w, p = np.asarray(w, dtype=np.float64), np.asarray(p, dtype=np.float64)
+        shifted = z + delta
+        both = (z > 0) & (shifted > 0)
+        relu_delta = np.where(both, delta, np.maximum(shifted, 0) - np.maximum(z, 0))
+        h = np.maximum(z, 0)
+        z, delta = h @ w.T, relu_delta @ w.T + (h + relu_delta) @ p.T
+    return delta
+
+
+def _rational_matrix(matrix) -> list[list[Fraction]]:
+    return [[Fraction(float(v)) for v in row] for row in np.asarray(matrix, dtype=np.float64)]
+
+
+def exact_error_squared(weights, plus, minus, x) -> Fraction:
+    """‖G̃(x) − F(x)‖₂² for one input x, in exact rationals (every float read as the rational it is)."""
+    def apply(matrix, h):
+        return [sum((a * b for a, b in zip(row, h, strict=True)), Fraction(0)) for row in matrix]
+
+    target = pruned = [Fraction(float(v)) for v in x]
+    for i, (w, p, m) in enumerate(zip(weights, plus, minus, strict=True)):
+        w, p, m = _rational_matrix(w), _rational_matrix(p), _rational_matrix(m)
+        positive = [max(v, Fraction(0)) for v in pruned]
+        negative = [max(-v, Fraction(0)) for v in pruned]
+        pruned = [a + b - c for a, b, c in zip(apply(w, pruned), apply(p, positive), apply(m, negative), strict=True)]
+        target = apply(w, target)
+        if i < len(weights) - 1:
+            pruned = [max(v, Fraction(0)) for v in pruned]
+            target = [max(v, Fraction(0)) for v in target]
+    return sum(((a - b) ** 2 for a, b in zip(pruned, target, strict=True)), Fraction(0))
+
+
+def circle_supremum(weights, plus, minus, points: int = 20_000, digits: int = 40) -> float:
+    """d = 2: sup over the unit circle of ‖G̃(x) − F(x)‖₂ by dense sampling, then a golden-section search in
+    ``digits``-digit arithmetic (mpmath) around each of the three best sampled angles. A value the error
+    attains (so at most the supremum), equal to it to about 15 digits once a search lands on the peak."""
+    import mpmath
+
+    angles = np.linspace(0, 2 * np.pi, points, endpoint=False)
+    x = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    values = np.linalg.norm(relu_error_vectors(weights, plus, minus, x), axis=1)
+    step = 2 * np.pi / points
+    best = 0.0
+    with mpmath.workdps(digits):
+        layers = [[mpmath.matrix(np.asarray(a, dtype=np.float64).tolist()) for a in layer]
+                  for layer in zip(weights, plus, minus, strict=True)]
+
+        def error(angle):
+            target = pruned = mpmath.matrix([mpmath.cos(angle), mpmath.sin(angle)])
+            for i, (w, p, m) in enumerate(layers):
+                positive = pruned.apply(lambda v: max(v, 0))
+                negative = pruned.apply(lambda v: max(-v, 0))
+                pruned, target = w * pruned + p * positive - m * negative, w * target
+                if i < len(layers) - 1:
+                    pruned, target = pruned.apply(lambda v: max(v, 0)), target.apply(lambda v: max(v, 0))
+            return mpmath.norm(pruned - target)
+
+        ratio = (mpmath.sqrt(5) - 1) / 2
+        for index in np.argsort(values)[-3:]:
+            low, high = mpmath.mpf(angles[index] - step), mpmath.mpf(angles[index] + step)
+            a, b = high - ratio * (high - low), low + ratio * (high - low)
+            fa, fb = error(a), error(b)
+            for _ in range(80):  # the bracket shrinks by 0.618 per step: from 6e-4 to below 1e-19
+                if fa < fb:
+                    low, a, fa = a, b, fb
+                    b = low + ratio * (high - low)
+                    fb = error(b)
+                else:
+                    high, b, fb = b, a, fa
+                    a = high - ratio * (high - low)
+                    fa = error(a)
+            best = max(best, float(max(fa, fb)))
+    return best
+
+
+def sphere_supremum(weights, plus, minus, samples: int = 50_000, seed: int = 0) -> float:
+    """d = 3: sup over the unit sphere of ‖G̃(x) − F(x)‖₂ by ``samples`` uniform points (NumPy's generator),
+    then, around each of the five best, rounds of 256 points in a shrinking cap (radius halved after a round
+    that finds nothing better). A value the error attains in float64 (so, up to rounding, at most the supremum)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((samples, 3))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    values = relu_error_norms(weights, plus, minus, x)
+    best = float(values.max())
+    for index in np.argsort(values)[-5:]:
+        point, value, radius = x[index], float(values[index]), 0.05
+        while radius > 1e-15:
+            cloud = point + radius * rng.standard_normal((256, 3))
+            cloud /= np.linalg.norm(cloud, axis=1, keepdims=True)
+            found = relu_error_norms(weights, plus, minus, cloud)
+            if found.max() > value:
+                point, value = cloud[int(found.argmax())], float(found.max())
+            else:
+                radius /= 2
+        best = max(best, value)
+    return best
