@@ -20,13 +20,27 @@ Introduced in chapter 2, *One weight*.
 from __future__ import annotations
 
 import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["CompositeConstruction", "Construction", "masked"]
+__all__ = ["CompositeConstruction", "Construction", "masked", "shape_tuple"]
+
+
+def shape_tuple(shape: object) -> tuple[int, ...]:
+    """``shape`` (the shape of one input: an int or a sequence of ints ≥ 1) as a tuple of ints, or raise saying so."""
+    values = (shape,) if isinstance(shape, numbers.Integral) and not isinstance(shape, bool) else shape
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or any(
+            isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in values):
+        raise TypeError(f"input_shape must be a tuple of integers (the shape of one input, e.g. (3,) or (1, 8, 8)), "
+                        f"got {shape!r}")
+    if not values or any(v < 1 for v in values):
+        raise ValueError(f"input_shape must be a non-empty tuple of integers >= 1 (e.g. (3,) or (1, 8, 8)), "
+                         f"got {shape!r}")
+    return tuple(int(v) for v in values)
 
 
 def masked(weights: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -120,15 +134,43 @@ class Construction(ABC):
         """Inputs (m, prod(input_shape)) worth trying first when searching for the worst input, or None."""
         return None
 
+    def check_input_shape(self, shape: object) -> tuple[int, ...]:
+        """``shape``, the shape of one input, as a tuple of ints, if the certificate holds for such inputs.
+
+        By default that is :attr:`input_shape` exactly; constructions that accept several sizes (a
+        convolution) override this.
+
+        Raises
+        ------
+        TypeError
+            For a shape that is not a sequence of integers.
+        ValueError
+            For entries < 1, or a shape the certificate does not cover (the message says which to pass).
+        """
+        checked = shape_tuple(shape)
+        if self.input_shape is not None and checked != self.input_shape:
+            raise ValueError(f"{self.description} takes inputs of shape {self.input_shape}, got inputs of shape "
+                             f"{checked}")
+        return checked
+
     def error(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """‖G̃(x) − F(x)‖₂ for each input of a batch ``x`` of shape ``(m, *input_shape)``, as a float64 tensor (m,).
 
         ``y`` is for searches that fit labelled data instead of a target network (edge-popup), where
         the error is 1 for a misclassified input and 0 otherwise; a construction with a target takes none.
+
+        Raises
+        ------
+        ValueError
+            For inputs of a shape the certificate does not cover (:meth:`check_input_shape`).
         """
         if y is not None:
             raise TypeError(f"{type(self).__name__} approximates a target network: call error(x) without labels")
         x = torch.as_tensor(x, dtype=torch.float64)
+        if x.ndim < 2:
+            raise ValueError(f"x must be a batch of inputs, of shape (m, *input_shape), got shape {tuple(x.shape)}: "
+                             "pass x.unsqueeze(0) for one input")
+        self.check_input_shape(tuple(x.shape[1:]))
         with torch.no_grad():
             return (self.module(compact=True)(x) - self.target_forward(x)).flatten(1).norm(dim=1)
 

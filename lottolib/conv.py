@@ -15,6 +15,7 @@ Introduced in chapter 10, *Convolutions*.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,7 +24,7 @@ from torch import nn
 
 from . import bounds
 from .checks import as_matrix, as_tensor, check_bounded, check_eps, check_nonnegative_int, check_positive_int
-from .construction import CompositeConstruction, Construction
+from .construction import CompositeConstruction, Construction, shape_tuple
 from .conv_bounds import conv_operator_norm_bound, conv_pair_eta
 from .layer import LayerConstruction, prune_block
 from .memory import check_memory
@@ -49,18 +50,32 @@ def _check_kernel(kernel: object) -> torch.Tensor:
     return check_bounded(tensor, "kernel")
 
 
+def _check_padding(padding: object, kernel: torch.Tensor) -> int:
+    """``padding`` as an int in [0, max(h, w) − 1]: a larger zero padding only adds outputs that are 0 for every
+    input (and memory for them)."""
+    value = check_nonnegative_int(padding, "padding")
+    h, w = kernel.shape[2:]
+    if value > max(h, w) - 1:
+        raise ValueError(f"padding must be at most max(h, w) - 1 = {max(h, w) - 1} for a {h}x{w} kernel (a larger "
+                         f"padding only adds outputs that are 0 for every input), got {value}")
+    return value
+
+
 EXACT_CONV_ENTRIES = 1 << 22
 """The largest convolution matrix (input pixels × output pixels, summed over the pair's two matrices) for
 which image-level bounds use the exact matrices at the given image size; above it the patch-level bounds,
 which hold for every size, are used (the exact matrix of a 3 × 200 × 200 image would need 115 GB)."""
 
 
-def exact_bounds_fit(kernel: torch.Tensor, image_size: tuple[int, int] | None) -> bool:
-    """Whether :data:`EXACT_CONV_ENTRIES` allows the exact conv matrices of ``kernel`` at ``image_size``."""
+def exact_bounds_fit(kernel: torch.Tensor, image_size: tuple[int, int] | None, padding: int = 0) -> bool:
+    """Whether :data:`EXACT_CONV_ENTRIES` allows the exact conv matrices of ``kernel`` at ``image_size``: two
+    matrices of (c_out·H'·W') × (c_in·H·W) entries, H' × W' the output of the padded image."""
     if image_size is None:
         return False
-    c_out, c_in = kernel.shape[:2]
-    return 2 * c_out * c_in * (image_size[0] * image_size[1]) ** 2 <= EXACT_CONV_ENTRIES
+    c_out, c_in, h, w = kernel.shape
+    height, width = image_size
+    outputs = max(height + 2 * padding - h + 1, 0) * max(width + 2 * padding - w + 1, 0)
+    return 2 * c_out * c_in * height * width * outputs <= EXACT_CONV_ENTRIES
 
 
 def kernel_matrix(kernel: torch.Tensor) -> torch.Tensor:
@@ -92,8 +107,10 @@ def target_cnn_forward(kernel: torch.Tensor, weight: torch.Tensor, x: torch.Tens
 class ConvConstruction(Construction):
     """The pruned random conv → ReLU → 1×1 conv pair for one target kernel (padding as the target's).
 
-    ``layer`` is the pruned block for K̂; ``image_size`` (H, W), if given, fixes the input shape
-    (the certificate holds for images of every size).
+    ``layer`` is the pruned block for K̂. Without ``image_size`` the certificate is the patch-level
+    bound η √(h w), which holds for images of every size. With ``image_size`` (H, W) it may be the
+    smaller image-level bound, which holds at that size only: :meth:`~lottolib.Construction.error`,
+    :func:`~lottolib.empirical_error` refuse other sizes and :func:`~lottolib.to_torch` flags them.
     """
 
     kernel: torch.Tensor
@@ -109,16 +126,17 @@ class ConvConstruction(Construction):
 
     @cached_property
     def certificate(self) -> float:
-        """A float ≥ sup over images ‖x‖₂ ≤ 1 of ‖pair(x) − conv(x)‖₂.
+        """A float ≥ sup over images ‖x‖₂ ≤ 1 of ‖pair(x) − conv(x)‖₂: for images of every size, or, with
+        ``image_size``, for images of that size.
 
         η √(h w) rounded up, which holds for every image size; with ``image_size`` also the
         image-level η_img = ‖[𝓔⁺ | 𝓔⁻]‖₂ of :func:`~lottolib.conv_bounds.conv_pair_eta` (the
-        convolutions with the error kernels, at that size, plus the rounding slack of the stored
+        convolutions with the error kernels, at that size only, plus the rounding slack of the stored
         errors), whichever is smaller, while the exact matrices are small enough
         (:data:`EXACT_CONV_ENTRIES`). The image-level bound is the one success is judged on.
         """
         patch_bound = bounds.mul_up(self.layer.eta, _sqrt_up(self.kernel.shape[2] * self.kernel.shape[3]))
-        if self.image_size is None or not exact_bounds_fit(self.kernel, self.image_size):
+        if self.image_size is None or not exact_bounds_fit(self.kernel, self.image_size, self.padding):
             return patch_bound
         image = (self.kernel.shape[1], *self.image_size)
         image_eta = conv_pair_eta(self.layer.plus_error.view(self.kernel.shape),
@@ -131,7 +149,7 @@ class ConvConstruction(Construction):
         """A float ≥ the target convolution's operator norm, namely ‖K̂‖₂ √(h w) or, with ``image_size``, the
         spectral norm of the convolution's exact matrix at that size if smaller."""
         patch_bound = operator_bound(self.kernel)
-        if self.image_size is None or not exact_bounds_fit(self.kernel, self.image_size):
+        if self.image_size is None or not exact_bounds_fit(self.kernel, self.image_size, self.padding):
             return patch_bound
         image = (self.kernel.shape[1], *self.image_size)
         return min(patch_bound, conv_operator_norm_bound(self.kernel, image, self.padding))
@@ -163,10 +181,19 @@ class ConvConstruction(Construction):
     def input_shape(self) -> tuple[int, ...] | None:
         return None if self.image_size is None else (self.kernel.shape[1], *self.image_size)
 
+    def check_input_shape(self, shape: object) -> tuple[int, ...]:
+        """(c_in, H, W) of an image the certificate covers: any size the kernel fits, or ``image_size`` if given."""
+        return check_image_shape(self, shape, self.image_size, self.kernel.shape, self.padding)
+
     def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Sequential:
-        """Conv2d(c_in → hidden, h×w, the target's padding) → ReLU → Conv2d(hidden → c_out, 1×1), bias-free."""
+        """Conv2d(c_in → hidden, h×w, the target's padding) → ReLU → Conv2d(hidden → c_out, 1×1), bias-free.
+
+        A compact pair that keeps no unit (a zero kernel) gets one zero filter: torch has no convolution
+        without filters, and the function is the same, 0."""
         c_out, c_in, h, w = self.kernel.shape
         first, second = self.layer.pruned_weights(compact=compact, dtype=dtype)
+        if first.shape[0] == 0:
+            first, second = first.new_zeros(1, first.shape[1]), second.new_zeros(second.shape[0], 1)
         hidden = first.shape[0]
         convolutions = (nn.Conv2d(c_in, hidden, (h, w), padding=self.padding, bias=False, dtype=dtype),
                         nn.Conv2d(hidden, c_out, 1, bias=False, dtype=dtype))
@@ -203,19 +230,42 @@ def prune_conv(
     seed
         A non-negative integer or a ``torch.Generator``.
     padding
-        Zero padding of the target convolution (stride 1), a non-negative integer.
+        Zero padding of the target convolution (stride 1), an integer from 0 to max(h, w) − 1.
     method
         ``"pair"`` or ``"subset_sum"``.
     eps
         If given, judged against the image-level certificate η √(h w).
     image_size
-        (H, W) of the inputs, for :func:`~lottolib.empirical_error`; the certificate holds for any size.
+        (H, W) of the inputs, or None. Given, the certificate may use the exact image-level bounds,
+        which hold at that size only (other sizes are refused, see :class:`ConvConstruction`);
+        None gives the patch-level certificate, which holds for images of every size.
     """
     kernel_tensor = _check_kernel(kernel)
-    padding = check_nonnegative_int(padding, "padding")
+    padding = _check_padding(padding, kernel_tensor)
     k = check_positive_int(k, "k")
     size = None if image_size is None else _check_image(image_size)
     return _prune_conv_block(kernel_tensor, k, seed, padding, method, None if eps is None else check_eps(eps), size)
+
+
+def check_image_shape(construction: Construction, shape: object, image_size: tuple[int, int] | None,
+                      kernel_shape: Sequence[int], padding: int) -> tuple[int, ...]:
+    """``shape`` as (c_in, H, W) if the construction's certificate covers such images, else a ValueError saying why:
+    the channels must be the kernel's, the kernel must fit the padded image, and with ``image_size`` the size
+    must be that one (the image-level certificate holds there only)."""
+    checked = shape_tuple(shape)
+    _, channels, h, w = kernel_shape
+    what = construction.description
+    if len(checked) != 3 or checked[0] != channels:
+        raise ValueError(f"{what} takes images of shape ({channels}, H, W), got inputs of shape {checked}")
+    if image_size is not None and checked[1:] != tuple(image_size):
+        raise ValueError(f"{what} was certified for inputs of shape {(channels, *image_size)} (image_size="
+                         f"{tuple(image_size)}) only; its certificate does not hold for inputs of shape {checked}: "
+                         f"prune it with image_size={checked[1:]}, or with image_size=None for a certificate that "
+                         "holds at every size")
+    if checked[1] + 2 * padding < h or checked[2] + 2 * padding < w:
+        raise ValueError(f"{what}: a {h}x{w} kernel does not fit an image of size {checked[1]}x{checked[2]} with "
+                         f"padding {padding}")
+    return checked
 
 
 def _check_image(image_size: object) -> tuple[int, int]:
@@ -310,14 +360,17 @@ def prune_cnn(
     Raises
     ------
     ValueError
-        For shapes that fit no image, entries outside [-1, 1], or a bad padding, k or seed.
+        For shapes that fit no image, entries outside [-1, 1], or a bad padding (more than max(h, w) − 1),
+        k (one int or a pair) or seed.
     """
     kernel_tensor = _check_kernel(kernel)
     matrix = check_bounded(as_matrix(weight, "weight"), "weight")
-    padding = check_nonnegative_int(padding, "padding")
+    padding = _check_padding(padding, kernel_tensor)
     size = _infer_image(kernel_tensor, matrix.shape[1], padding, image_size)
-    k_conv, k_linear = (k, k) if not isinstance(k, (tuple, list)) else k
-    k_conv, k_linear = check_positive_int(k_conv, "k"), check_positive_int(k_linear, "k")
+    ks = (k, k) if not isinstance(k, (tuple, list)) else tuple(k)
+    if len(ks) != 2:
+        raise ValueError(f"k must be one int or a pair (k_conv, k_linear), got {k!r}")
+    k_conv, k_linear = check_positive_int(ks[0], "k"), check_positive_int(ks[1], "k")
     c_out, c_in, h, w = kernel_tensor.shape
     entries = c_in * h * w
     check_memory(entries * k_conv * (entries + c_out) + matrix.shape[1] * k_linear * (matrix.shape[1] + matrix.shape[0]),

@@ -5,6 +5,7 @@ Introduced in chapter 5, *Deep networks*.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -32,6 +33,20 @@ class _KeepMasked(prune.CustomFromMask):
         return torch.where(mask.bool(), original, torch.zeros((), dtype=original.dtype))
 
 
+class _CertifiedShape:
+    """A forward pre-hook that warns when the exported network runs on inputs of another shape than the one its
+    certificate covers (a convolution pruned for one ``image_size`` runs on any size, but is certified at that one)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def __call__(self, module: nn.Module, args: tuple) -> None:
+        shape = tuple(args[0].shape[1:]) if args and isinstance(args[0], torch.Tensor) else None
+        if shape is not None and shape != self.shape:
+            warnings.warn(f"this pruned network's certificate holds for inputs of shape {self.shape} only, got {shape}",
+                          UserWarning, stacklevel=3)
+
+
 def _weighted_layers(module: nn.Module) -> list[nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d]:
     return [m for m in module.modules() if isinstance(m, _WEIGHTED)]
 
@@ -51,6 +66,9 @@ def to_torch(construction: Construction) -> nn.Module:
         and Conv weight: ``weight_orig`` holds the random weights (bit for bit), ``weight_mask`` the
         mask, and ``weight`` the pruned weights (+0.0 where pruned, as in ``module()``). Its
         ``state_dict`` round-trips through :func:`pruned_sequential` for multilayer perceptrons.
+        Its attribute ``certified_input_shape`` is the shape of one input the certificate covers
+        (``construction.input_shape``; None for a convolution certified at every size); on inputs of
+        another shape the module warns (``UserWarning``) before it runs.
     """
     if not isinstance(construction, Construction):
         raise TypeError(f"to_torch needs a lottolib construction, got {type(construction).__name__}")
@@ -62,6 +80,9 @@ def to_torch(construction: Construction) -> nn.Module:
         with torch.no_grad():
             layer.weight.copy_(weights.view_as(layer.weight))
         _KeepMasked.apply(layer, "weight", mask=mask.view_as(layer.weight))
+    network.certified_input_shape = construction.input_shape  # type: ignore[assignment]  # a plain attribute
+    if construction.input_shape is not None:
+        network.register_forward_pre_hook(_CertifiedShape(construction.input_shape))
     return network
 
 
@@ -102,7 +123,7 @@ def sparsity(network: Construction | nn.Module) -> float:
     Raises
     ------
     ValueError
-        For a module with no Linear or Conv layer.
+        For a module with no Linear or Conv layer, or whose layers hold no weights.
     """
     if isinstance(network, Construction):
         return 1 - network.kept_parameters / network.random_parameters
@@ -117,4 +138,7 @@ def sparsity(network: Construction | nn.Module) -> float:
         values: torch.Tensor = mask.bool() if isinstance(mask, torch.Tensor) else layer.weight != 0
         kept += int(values.sum())
         total += values.numel()
+    if total == 0:
+        raise ValueError("the module's Linear and Conv layers hold no weights (each has size 0), so there is no "
+                         "fraction to count")
     return 1 - kept / total

@@ -49,13 +49,14 @@ from . import bounds
 from .bisection import smallest_k
 from .checks import as_matrix, as_tensor, check_bounded, check_eps, check_fraction, check_positive_int
 from .construction import CompositeConstruction
-from .conv import ConvConstruction, kernel_matrix
+from .conv import ConvConstruction, check_image_shape, kernel_matrix
 from .layer import METHODS, LayerConstruction, prune_block
-from .memory import MemoryLimitError
+from .memory import LARGER_EPS, RAISE_LIMIT, SMALLER_K, MemoryLimitError, check_memory, format_widths
 from .probability import layer_width_bound
 from .propagation import sqrt_up
 from .random_network import RandomBlock, linear, relu_stack, sample_weights
 from .seeds import check_seed, generator
+from .targets import TARGET_BYTES
 
 __all__ = [
     "ConvResidualConstruction",
@@ -238,8 +239,14 @@ def random_residual_target(d: int, hidden: int, blocks: int, outputs: int | None
     ------
     ValueError
         Unless 0 < strength ≤ 1 (larger spectral norms could put entries outside [-1, 1]).
+    lottolib.memory.MemoryLimitError
+        Before drawing, if the target would exceed the memory limit.
     """
     d, hidden, count = (check_positive_int(v, name) for v, name in ((d, "d"), (hidden, "hidden"), (blocks, "blocks")))
+    readout_rows = 0 if outputs is None else check_positive_int(outputs, "outputs")
+    check_memory(count * 2 * d * hidden + readout_rows * d,
+                 f"a random residual target with d = {d}, hidden = {hidden} and {count} blocks", noun="weights",
+                 bytes_per_value=TARGET_BYTES, advice=f"Use smaller layers, or {RAISE_LIMIT}")
     strength = check_eps(strength)
     if strength > 1:
         raise ValueError(f"strength must lie in (0, 1] (entries stay in [-1, 1]), got {strength}")
@@ -250,7 +257,7 @@ def random_residual_target(d: int, hidden: int, blocks: int, outputs: int | None
         return weight * (norm / float(torch.linalg.matrix_norm(weight, ord=2)))
 
     pairs = [(draw(hidden, d, strength), draw(d, hidden, strength)) for _ in range(count)]
-    readout = None if outputs is None else draw(check_positive_int(outputs, "outputs"), d, 1.0)
+    readout = None if outputs is None else draw(readout_rows, d, 1.0)
     return ResidualTarget(pairs, readout)
 
 
@@ -516,12 +523,19 @@ class ResidualConstruction(CompositeConstruction):
         return self.target.forward(x)
 
 
-def _build(target: ResidualTarget, ks: list[int], eps: float | None, seed: object, method: str) -> ResidualConstruction:
+def _build(target: ResidualTarget, ks: list[int], eps: float | None, seed: object, method: str,
+           proved: float | None = None) -> ResidualConstruction:
+    """Sample and prune; ``proved`` is δ when ks is the proved width (for the memory message)."""
     layers = target.layers
     shapes = [shape for weight, k in zip(layers, ks, strict=True)
               for shape in ((weight.shape[1] * k, weight.shape[1]), (weight.shape[0], weight.shape[1] * k))]
-    what = f"a random residual network with {len(target.blocks)} blocks and k = {ks} units per input"
-    sampled = sample_weights(shapes, seed, what=what)
+    if proved is None:
+        what = f"a random residual network with {len(target.blocks)} blocks and k = {format_widths(ks)} units per input"
+        advice = SMALLER_K
+    else:
+        what = f"the proved width for eps={eps:g} and delta={proved:g}, k = {format_widths(ks)} units per input,"
+        advice = LARGER_EPS
+    sampled = sample_weights(shapes, seed, what=what, advice=advice)
     pairs = [prune_block(RandomBlock(first, second, k), weight, method=method)
              for weight, k, first, second in zip(layers, ks, sampled[0::2], sampled[1::2], strict=True)]
     checked = check_seed(seed)
@@ -582,7 +596,7 @@ def prune_residual_network(
         if eps is None:
             raise ValueError(f"k={k!r} chooses k from eps: pass eps=... (e.g. eps=0.05)")
         if k == "proved":
-            return _build(target, residual_width_bound(target, min(eps, 1.0), delta), eps, seed, method)
+            return _build(target, residual_width_bound(target, min(eps, 1.0), delta), eps, seed, method, proved=delta)
         if isinstance(seed, torch.Generator):
             raise TypeError("k='search' samples several networks from one seed, so it needs an integer seed")
         try:
@@ -621,8 +635,10 @@ class ConvResidualConstruction(CompositeConstruction):
     """The pruned random twin of one convolutional residual block x ↦ x + K₂ ∗ σ(K₁ ∗ x).
 
     ``first`` and ``second`` are the pruned conv pairs for K₁ (c_h, c, h, h) and K₂ (c, c_h, h', h'),
-    each with "same" padding; ``image_size`` (H, W), if given, fixes the input shape (the certificate
-    holds for every size).
+    each with "same" padding. Without ``image_size`` the certificate uses patch-level numbers and holds
+    for images of every size; with ``image_size`` (H, W) it may use the exact numbers at that size, and
+    holds there only (:meth:`~lottolib.Construction.error` and :func:`~lottolib.empirical_error` refuse
+    other sizes, :func:`~lottolib.to_torch` flags them).
     """
 
     first: ConvConstruction
@@ -663,6 +679,11 @@ class ConvResidualConstruction(CompositeConstruction):
     def input_shape(self) -> tuple[int, ...] | None:
         return None if self.image_size is None else (self.first.kernel.shape[1], *self.image_size)
 
+    def check_input_shape(self, shape: object) -> tuple[int, ...]:
+        """(c, H, W) of an image the certificate covers: any size ("same" padding fits every image), or
+        ``image_size`` if given."""
+        return check_image_shape(self, shape, self.image_size, self.first.kernel.shape, self.first.padding)
+
     def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Sequential:
         """``Residual(conv pair, ReLU, conv pair)``: Conv2d, ReLU, 1×1 Conv2d, ReLU, Conv2d, ReLU, 1×1 Conv2d."""
         branch = nn.Sequential(*self.first.module(compact=compact, dtype=dtype), nn.ReLU(),
@@ -696,7 +717,8 @@ def prune_conv_residual(
     eps
         If given, judged against the image-level certificate.
     image_size
-        (H, W) of the inputs, for :func:`~lottolib.empirical_error`; the certificate holds for any size.
+        (H, W) of the inputs, or None. Given, the certificate may use the exact image-level numbers,
+        which hold at that size only (other sizes are refused); None gives a certificate for every size.
 
     Raises
     ------

@@ -12,7 +12,8 @@ import torch
 
 from .adversary import strong_adversary
 from .checks import check_positive_int
-from .construction import Construction
+from .construction import Construction, shape_tuple
+from .memory import RAISE_LIMIT, check_memory
 from .seeds import derived, generator
 
 __all__ = ["EmpiricalError", "empirical_error", "sample_unit_ball"]
@@ -37,6 +38,8 @@ def sample_unit_ball(count: int, d: int, seed: object, *, on_sphere_fraction: fl
         (count, d) float64 points with ‖x‖₂ ≤ 1.
     """
     count, d = check_positive_int(count, "count"), check_positive_int(d, "d")
+    check_memory(count * d, f"{count} random points of the unit ball in R^{d}", noun="float64 values",
+                 bytes_per_value=16, advice=f"Use fewer points, or {RAISE_LIMIT}")  # the points and their scaled copy
     if not 0 <= on_sphere_fraction <= 1:
         raise ValueError(f"on_sphere_fraction must lie in [0, 1], got {on_sphere_fraction}")
     stream = generator(seed)
@@ -97,13 +100,23 @@ def empirical_error(
     Raises
     ------
     ValueError
-        If the construction takes inputs of any size and no ``input_shape`` is given.
+        If the construction takes inputs of any size and no ``input_shape`` is given, or the certificate
+        does not cover inputs of ``input_shape`` (:meth:`~lottolib.Construction.check_input_shape`).
     TypeError
-        For a search without a target network (edge-popup).
+        For anything but a construction, and for a search without a target network (edge-popup).
     """
-    shape = input_shape or construction.input_shape
+    if not all(hasattr(construction, name) for name in ("module", "target_forward", "input_shape", "certificate")):
+        raise TypeError(f"empirical_error measures a lottolib construction (what prune_layer, prune_random_network, "
+                        f"prune_conv, … return) against its target, got {type(construction).__name__}")
+    shape = construction.input_shape if input_shape is None else input_shape
     if shape is None:
         raise ValueError(f"{type(construction).__name__} accepts inputs of any size: pass input_shape=(c, H, W)")
+    shape = construction.check_input_shape(shape) if isinstance(construction, Construction) else shape_tuple(shape)
+    samples = check_positive_int(samples, "samples")
+    dim = math.prod(shape)
+    check_memory(samples * dim + dim * dim, f"empirical_error on {samples} inputs of shape {shape}",
+                 noun="float64 values", bytes_per_value=16,
+                 advice=f"Use fewer samples or smaller inputs, or {RAISE_LIMIT}")  # the points, and d sign flips of d
     pruned = construction.module(compact=True)
 
     def gap(x: torch.Tensor) -> torch.Tensor:

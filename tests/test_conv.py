@@ -3,6 +3,7 @@ matrices, exact size arithmetic, exact error messages."""
 
 import math
 import re
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -98,19 +99,24 @@ def test_operator_bound_is_the_rounded_up_patch_bound_and_bounds_the_convolution
 # ---------------------------------------------------------------- when the exact image-level matrices are used
 
 def test_exact_bounds_fit_counts_the_pair_of_conv_matrices():
-    """The pair's two matrices have (c_out·H·W) × (c_in·H·W) entries each: 2 c_out c_in (H W)² ≤ 2²²."""
+    """The pair's two matrices have (c_out·H'·W') × (c_in·H·W) entries each, H'×W' the output of the padded image:
+    2 c_out c_in H W H' W' ≤ 2²². With a 3×3 kernel and padding 1 the output is H×W: 2 c_out c_in (H W)²."""
     assert EXACT_CONV_ENTRIES == 2**22
     two_by_one, one_by_two = torch.zeros(2, 1, 3, 3), torch.zeros(1, 2, 3, 3)
     for K in (two_by_one, one_by_two):
-        assert exact_bounds_fit(K, (32, 32))  # 2 · 2 · 1024² = 2²² exactly
-        assert exact_bounds_fit(K, (16, 64))
-        assert exact_bounds_fit(K, (64, 16))
-        assert not exact_bounds_fit(K, (32, 33))
-        assert not exact_bounds_fit(K, (33, 32))
-        assert not exact_bounds_fit(K, (1, 1025))
-        assert not exact_bounds_fit(K, None)
+        assert exact_bounds_fit(K, (32, 32), padding=1)  # 2 · 2 · 1024² = 2²² exactly
+        assert exact_bounds_fit(K, (16, 64), padding=1)
+        assert exact_bounds_fit(K, (64, 16), padding=1)
+        assert not exact_bounds_fit(K, (32, 33), padding=1)
+        assert not exact_bounds_fit(K, (33, 32), padding=1)
+        assert not exact_bounds_fit(K, (1, 1025), padding=1)
+        assert not exact_bounds_fit(K, None, padding=1)
+        assert exact_bounds_fit(K, (32, 33))  # padding 0: 2 · 2 · 1056 · 930 = 3928320 ≤ 2²² (the output is 30×31)
+        assert not exact_bounds_fit(K, (34, 33))  # 2 · 2 · 1122 · 992 = 4452096
     one = torch.zeros(1, 1, 3, 3)  # 2 (H W)² ≤ 2²² ⇔ H W ≤ 1448
-    assert exact_bounds_fit(one, (1, 1448)) and not exact_bounds_fit(one, (1, 1449))
+    assert exact_bounds_fit(one, (1, 1448), padding=1) and not exact_bounds_fit(one, (1, 1449), padding=1)
+    # padding 2 on a 1×1000 image: 3×1002 outputs for 1000 inputs, 2 · 1000 · 3006 > 2²² (counting inputs twice: 2·10⁶)
+    assert exact_bounds_fit(one, (1, 1000), padding=1) and not exact_bounds_fit(one, (1, 1000), padding=2)
 
 
 # ---------------------------------------------------------------- the target CNN
@@ -289,3 +295,65 @@ def test_cnn_module_and_target():
     assert target.dtype == torch.float64
     np.testing.assert_allclose(target.numpy(), reference.cnn_forward(K, weight, x.float().double(), padding),
                                atol=1e-13)
+
+
+# ---------------------------------------------------------------- which sizes a certificate covers
+
+SIZED = ("convolution 2x1x3x3 with k=4 units per kernel entry (pair) was certified for inputs of shape (1, 3, 3) "
+         "(image_size=(3, 3)) only; its certificate does not hold for inputs of shape (1, 16, 16): prune it with "
+         "image_size=(16, 16), or with image_size=None for a certificate that holds at every size")
+
+
+def test_a_sized_convolution_is_certified_at_its_size_only():
+    """Built for 3×3 images, the exact image-level certificate is below the error on 16×16 images (the
+    issue's case: a strong adversary finds more than the certificate there), so other sizes are refused
+    by error and empirical_error and flagged by the export; without image_size every size is certified."""
+    K = kernel(2, 1, 3, 3)
+    sized = prune_conv(K, k=4, seed=0, image_size=(3, 3))
+    anywhere = prune_conv(K, k=4, seed=0)
+    large = torch.randn(8, 1, 16, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert sized.certificate < anywhere.certificate
+    with raises(ValueError, SIZED):
+        L.empirical_error(sized, input_shape=(1, 16, 16))
+    with raises(ValueError, SIZED):
+        sized.error(large)
+    measured = L.empirical_error(anywhere, input_shape=(1, 16, 16), samples=256, starts=8, steps=40)
+    assert measured.adversarial > sized.certificate  # why the sized certificate must not be used at 16×16
+    assert measured.adversarial <= anywhere.certificate
+    assert L.empirical_error(sized, samples=256, starts=8, steps=40).adversarial <= sized.certificate
+    exported = L.to_torch(sized)
+    assert exported.certified_input_shape == (1, 3, 3) and L.to_torch(anywhere).certified_input_shape is None
+    with pytest.warns(UserWarning, match=re.escape("this pruned network's certificate holds for inputs of shape "
+                                                   "(1, 3, 3) only, got (1, 16, 16)")):
+        exported(large.float())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exported(large[:, :, :3, :3].float())  # its own size: no warning
+
+
+def test_inputs_that_fit_no_convolution_are_refused_with_the_message():
+    anywhere = prune_conv(kernel(2, 1, 3, 3), k=4, seed=0, padding=1)
+    with raises(ValueError, "convolution 2x1x3x3 with k=4 units per kernel entry (pair) takes images of shape "
+                            "(1, H, W), got inputs of shape (2, 5, 5)"):
+        anywhere.error(torch.zeros(3, 2, 5, 5))
+    with raises(ValueError, "input_shape must be a non-empty tuple of integers >= 1 (e.g. (3,) or (1, 8, 8)), got "
+                            "(1, 1, 0)"):
+        L.empirical_error(anywhere, input_shape=(1, 1, 0))
+    assert float(anywhere.error(torch.ones(2, 1, 1, 1)).max()) >= 0  # 1×1 images fit a 3×3 kernel with padding 1
+    unpadded = prune_conv(kernel(2, 1, 3, 3), k=4, seed=0)
+    with raises(ValueError, "convolution 2x1x3x3 with k=4 units per kernel entry (pair): a 3x3 kernel does not fit "
+                            "an image of size 2x5 with padding 0"):
+        L.empirical_error(unpadded, input_shape=(1, 2, 5))
+
+
+def test_a_pair_that_keeps_no_unit_computes_zero():
+    """A zero kernel keeps no unit: the compact module still runs (one zero filter), its error is 0."""
+    zero = prune_conv(torch.zeros(2, 1, 3, 3), k=2, seed=0)
+    assert zero.kept_parameters == 0 and zero.certificate == 0.0
+    images = torch.randn(4, 1, 5, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for compact in (False, True):
+        assert torch.equal(zero.module(compact=compact)(images), torch.zeros(4, 2, 3, 4, dtype=torch.float64))
+    assert torch.equal(zero.error(images), torch.zeros(4, dtype=torch.float64))
+    assert L.empirical_error(zero, input_shape=(1, 5, 6), samples=64, starts=2, steps=5).adversarial == 0.0
+    cnn = prune_cnn(torch.zeros(2, 1, 3, 3), kernel(3, 2 * 3 * 4), k=2, seed=0, image_size=(5, 6))
+    assert L.empirical_error(cnn, samples=64, starts=2, steps=5).adversarial == 0.0  # the linear pair reads zeros
