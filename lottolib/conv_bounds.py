@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import torch
 
 from .bounds import spectral_norm_bound
+from .memory import RAISE_LIMIT, check_memory
 
 __all__ = ["conv_matrix", "conv_operator_norm_bound", "conv_pair_eta"]
 
@@ -33,7 +34,8 @@ def conv_matrix(kernel: torch.Tensor, image_shape: Sequence[int], padding: int =
     """The exact float64 matrix (c_out·H'·W', c_in·H·W) of x ↦ conv2d(x, kernel, padding) on (c_in, H, W) images.
 
     Raises ValueError if the kernel is not 4-D, the image shape is not (c_in, H, W) with c_in as
-    the kernel's, or the kernel does not fit in the padded image.
+    the kernel's, or the kernel does not fit in the padded image; :class:`~lottolib.MemoryLimitError`
+    if the basis images and the matrix (8 bytes per entry) would exceed the memory limit.
     """
     kernel = torch.as_tensor(kernel).double()
     if kernel.ndim != 4:
@@ -45,6 +47,11 @@ def conv_matrix(kernel: torch.Tensor, image_shape: Sequence[int], padding: int =
         raise ValueError(f"a {kernel.shape[2]}x{kernel.shape[3]} kernel does not fit a {shape[1]}x{shape[2]} image "
                          f"with padding {padding}")
     size = shape[0] * shape[1] * shape[2]
+    c_out, _, h, w = kernel.shape
+    outputs = c_out * (shape[1] + 2 * padding - h + 1) * (shape[2] + 2 * padding - w + 1)
+    name = "x".join(str(s) for s in kernel.shape)
+    check_memory(size * (size + outputs), f"the exact matrix of a {name} convolution on {'x'.join(map(str, shape))} "
+                 "images", noun="entries", bytes_per_value=8, advice=f"Use smaller images, or {RAISE_LIMIT}")
     basis = torch.eye(size, dtype=torch.float64).reshape(size, *shape)
     columns = torch.nn.functional.conv2d(basis, kernel, padding=padding)  # each entry: one kernel entry or 0
     return columns.reshape(size, -1).T

@@ -31,7 +31,7 @@ from .bisection import smallest_k
 from .checks import as_matrix, check_bounded, check_eps, check_fraction, check_positive_int
 from .construction import CompositeConstruction
 from .layer import METHODS, LayerConstruction, prune_block
-from .memory import MemoryLimitError
+from .memory import LARGER_EPS, SMALLER_K, MemoryLimitError, format_widths
 from .probability import layer_width_bound
 from .propagation import DEFAULT_MAX_SIZE, CertificateReport, tight_certificate_report
 from .random_network import RandomBlock, linear, relu_stack, sample_weights
@@ -267,11 +267,17 @@ class NetworkConstruction(CompositeConstruction):
         return torch.cat([self.layers[0].adversary_starts(), singular_starts(products, self.input_shape[0])])
 
 
-def _build(weights: list[torch.Tensor], ks: list[int], eps: float, seed: object, method: str) -> NetworkConstruction:
+def _build(weights: list[torch.Tensor], ks: list[int], eps: float, seed: object, method: str,
+           proved: float | None = None) -> NetworkConstruction:
+    """Sample and prune; ``proved`` is δ when ks is the proved width (for the memory message)."""
     shapes = [(d * k, d) if first else (n, d * k)
               for (n, d), k in zip((w.shape for w in weights), ks, strict=True) for first in (True, False)]
-    what = f"a depth-{2 * len(weights)} random network with k = {ks} units per input"
-    sampled = sample_weights(shapes, seed, what=what)
+    if proved is None:
+        what, advice = f"a depth-{2 * len(weights)} random network with k = {format_widths(ks)} units per input", SMALLER_K
+    else:
+        what = f"the proved width for eps={eps:g} and delta={proved:g}, k = {format_widths(ks)} units per input,"
+        advice = LARGER_EPS
+    sampled = sample_weights(shapes, seed, what=what, advice=advice)
     layers = [prune_block(RandomBlock(first, second, k), weight, method=method)
               for weight, k, first, second in zip(weights, ks, sampled[0::2], sampled[1::2], strict=True)]
     checked = check_seed(seed)
@@ -341,7 +347,7 @@ def prune_random_network(
     weights = target_weights(target)
     if k == "proved":
         ks = network_width_bound([(w.shape[0], w.shape[1]) for w in weights], min(eps, 1.0), delta)
-        return _build(weights, ks, eps, seed, method)
+        return _build(weights, ks, eps, seed, method, proved=delta)
     if k == "search":
         if isinstance(seed, torch.Generator):
             raise TypeError("k='search' samples several networks from one seed, so it needs an integer seed")

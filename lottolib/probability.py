@@ -14,7 +14,9 @@ Introduced in chapter 2, *One weight*; widths in chapters 4–6.
 
 from __future__ import annotations
 
+import decimal
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -195,7 +197,9 @@ def layer_width_bound(n: int, d: int, eps: float, delta: float) -> int:
     Returns
     -------
     int
-        ⌈ln(2nd/δ) / −ln(1 − p_min)⌉, the smallest k the union bound allows.
+        ⌈ln(2nd/δ) / −ln(1 − p_min)⌉, the smallest k the union bound allows. In floats while k < 2⁵⁰;
+        beyond (p_min ≈ ε'²/8 underflows below ε ≈ 10⁻¹⁵⁰, and a float k is rounded) in decimal
+        arithmetic with enough digits for every digit of k.
 
     Raises
     ------
@@ -205,5 +209,34 @@ def layer_width_bound(n: int, d: int, eps: float, delta: float) -> int:
     n, d = check_positive_int(n, "n"), check_positive_int(d, "d")
     eps = check_eps(eps)
     delta = check_fraction(delta, "delta")
-    p_min = worst_case_unit_probability(eps / math.sqrt(2 * n * d))
-    return math.ceil(math.log(2 * n * d / delta) / -math.log1p(-p_min))
+    tolerance = eps / math.sqrt(2 * n * d)
+    p_min = worst_case_unit_probability(tolerance) if tolerance > 0 else 0.0
+    if p_min > 1e-290:
+        k = math.ceil(math.log(2 * n * d / delta) / -math.log1p(-p_min))
+        if k < 2**50:
+            return k
+    return _width_in_decimals(2 * n * d, eps, delta)
+
+
+def _width_in_decimals(sides: int, eps: float, delta: float) -> int:
+    """⌈ln(sides/δ) / −ln(1 − p(1, ε'))⌉, ε' = ε/√sides, in decimals with 40 digits more than k has: p from
+    its series ¼ Σ_{m≥2} ε'^m / (m(m − 1)) and −ln(1 − p) from Σ_{j≥1} p^j / j (no cancellation)."""
+    magnitude = math.log10(math.log(sides / delta)) - 2 * (math.log10(eps) - math.log10(sides) / 2) + 1
+    with decimal.localcontext() as context:
+        context.prec = max(int(magnitude), 0) + 40
+        tolerance = decimal.Decimal(eps) / decimal.Decimal(sides).sqrt()
+        p = _series(lambda m: tolerance ** (m + 1) / (m * (m + 1)), context.prec) / 4  # m + 1 = 2, 3, …
+        rate = _series(lambda j: p**j / j, context.prec)
+        k = (decimal.Decimal(sides) / decimal.Decimal(delta)).ln() / rate
+        return int(k.to_integral_value(rounding=decimal.ROUND_CEILING))
+
+
+def _series(term: Callable[[int], decimal.Decimal], digits: int) -> decimal.Decimal:
+    """Σ_{i ≥ 1} term(i) for positive, decreasing terms, until a term is below 10^−digits of the sum."""
+    total, i = decimal.Decimal(0), 1
+    while True:
+        value = term(i)
+        total += value
+        if value <= total.scaleb(-digits):
+            return total
+        i += 1

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .checks import check_positive_int
-from .memory import check_memory
+from .memory import SMALLER_K, check_memory
 from .seeds import generator
 
 __all__ = ["RandomBlock", "linear", "random_mlp", "relu_stack", "sample_block", "sample_uniform", "sample_weights"]
@@ -42,7 +42,7 @@ def sample_uniform(shape: Sequence[int], generator: torch.Generator) -> torch.Te
 
 
 def sample_weights(
-    shapes: Sequence[tuple[int, int]], seed: object, *, what: str = "the random network"
+    shapes: Sequence[tuple[int, int]], seed: object, *, what: str = "the random network", advice: str = SMALLER_K
 ) -> list[torch.Tensor]:
     """One U[-1, 1] float32 matrix per shape, in order, from one generator for ``seed``.
 
@@ -53,8 +53,8 @@ def sample_weights(
     seed
         A non-negative integer or a ``torch.Generator`` (:mod:`lottolib.seeds`). The same integer
         seed and shapes always give bit-identical matrices.
-    what
-        Names the network in the memory-limit message.
+    what, advice
+        Name the network in the memory-limit message, and say what to change.
 
     Returns
     -------
@@ -69,7 +69,7 @@ def sample_weights(
         For a shape that is not a pair of integers ≥ 1, or a bad seed.
     """
     checked = [(check_positive_int(rows, "rows"), check_positive_int(cols, "columns")) for rows, cols in shapes]
-    check_memory(sum(rows * cols for rows, cols in checked), what)
+    check_memory(sum(rows * cols for rows, cols in checked), what, advice=advice)
     stream = generator(seed)
     return [sample_uniform(shape, stream) for shape in checked]
 

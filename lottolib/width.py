@@ -5,8 +5,9 @@ Introduced in chapter 6, *How wide is wide enough*; the counting bound in chapte
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from torch import nn
 
@@ -14,11 +15,14 @@ from .bisection import smallest_k
 from .checks import check_eps, check_fraction, check_nonnegative_int, check_positive_int
 from .network import prune_random_network, target_weights
 
-__all__ = ["pruning_lower_bound", "random_parameters_per_weight", "smallest_width", "success_rate"]
+__all__ = ["MAX_SEEDS", "pruning_lower_bound", "random_parameters_per_weight", "smallest_width", "success_rate"]
+
+MAX_SEEDS = 10_000
+"""The most seeds :func:`success_rate` and :func:`smallest_width` try (each prunes a random network per k)."""
 
 
 def success_rate(
-    target: nn.Module | Sequence[object], eps: float, *, k: int, seeds: Sequence[int], method: str = "pair"
+    target: nn.Module | Sequence[object], eps: float, *, k: int, seeds: Iterable[int], method: str = "pair"
 ) -> float:
     """The fraction of seeds whose pruned random network certifies ``eps``.
 
@@ -43,9 +47,11 @@ def success_rate(
     Raises
     ------
     ValueError
-        For an empty list of seeds.
+        For an empty list of seeds, or more than 10 000 (``lottolib.width.MAX_SEEDS``).
     """
-    seeds = [check_nonnegative_int(seed, "seed") for seed in seeds]
+    seeds = [check_nonnegative_int(seed, "seed") for seed in itertools.islice(seeds, MAX_SEEDS + 1)]
+    if len(seeds) > MAX_SEEDS:
+        raise ValueError(f"success_rate takes at most {MAX_SEEDS} seeds (each prunes a random network), got more")
     if not seeds:
         raise ValueError("success_rate needs at least one seed, e.g. seeds=range(10)")
     return sum(prune_random_network(target, eps, seed=s, k=k, method=method).succeeded for s in seeds) / len(seeds)
@@ -72,7 +78,7 @@ def smallest_width(
     delta
         The allowed failure fraction, 0 < δ < 1.
     seeds
-        How many seeds (0 … seeds−1).
+        How many seeds (0 … seeds−1), at most 10 000 (``lottolib.width.MAX_SEEDS``).
     method
         ``"pair"`` or ``"subset_sum"``.
 
@@ -91,6 +97,9 @@ def smallest_width(
     eps = check_eps(eps)
     delta = check_fraction(delta, "delta")
     seeds = check_positive_int(seeds, "seeds")
+    if seeds > MAX_SEEDS:
+        raise ValueError(f"seeds must be at most {MAX_SEEDS} (each seed prunes a random network for every k tried), "
+                         f"got {seeds}")
     target = target_weights(target)
     need = 1 - delta - 1e-12
     k, _ = smallest_k(lambda value: success_rate(target, eps, k=value, seeds=range(seeds), method=method),

@@ -1,4 +1,6 @@
-"""Every bad input gets a clear error that says what to change (issue 12's table, and the book's rules)."""
+"""Every bad input gets a clear error that says what to change (issue 12's table, issue 17's, and the book's rules)."""
+
+import re
 
 import numpy as np
 import pytest
@@ -7,7 +9,9 @@ from torch import nn
 
 import lottolib as L
 from lottolib.conv import prune_cnn, prune_conv
+from lottolib.conv_bounds import conv_matrix
 from lottolib.neuron_pruning import compare_pruning
+from lottolib.residual import prune_residual_network, random_residual_target
 
 TARGET = [torch.full((2, 3), 0.2, dtype=torch.float64), torch.full((1, 2), -0.3, dtype=torch.float64)]
 KERNEL = torch.full((2, 1, 3, 3), 0.1, dtype=torch.float64)
@@ -116,3 +120,87 @@ def test_small_eps_with_the_proved_width_is_refused_by_memory_not_by_a_division_
         L.prune_random_network([[[0.5]]], 1e-9, seed=0, k="proved")
     assert L.network_width_bound([(1, 1)], 1e-9, 0.05)[0] > 10**18
 
+
+
+# ---------------------------------------------------------------- issue 17: each input, its exact message
+
+NUMBER = r"\d\.\d\de\+\d+"  # a count in scientific notation, e.g. 1.23e+601
+PROVED = (r"the proved width for eps=1e-300 and delta=0\.05, k = \[{k}\] units per input, has {n} random weights: "
+          r"an estimated peak of \S+ \S+, above the limit of 8\.0 GiB\. Use a larger eps, or k='search' \(the "
+          r"smallest k whose certificate meets eps for this seed\)")
+RESIDUAL = [(torch.full((2, 3), 0.2), torch.full((3, 2), -0.3))]
+NETWORK = L.prune_random_network(TARGET, 0.1, seed=0, k=3)
+SEEDS = "seeds must be at most 10000 (each seed prunes a random network for every k tried), got 18446744073709551615"
+
+
+def _limit_message(what: str, count: str, peak: str, advice: str) -> str:
+    return f"{what} has {count}: an estimated peak of {peak}, above the limit of 8.0 GiB. {advice}"
+
+
+ISSUE_17 = [
+    ("proved width, eps=1e-300", lambda: L.prune_random_network(TARGET, 1e-300, seed=0, k="proved"),
+     L.MemoryLimitError, PROVED.format(k=f"{NUMBER}, {NUMBER}", n=NUMBER)),
+    ("proved residual width, eps=1e-300", lambda: prune_residual_network(RESIDUAL, k="proved", seed=0, eps=1e-300),
+     L.MemoryLimitError, PROVED.format(k=f"{NUMBER}, {NUMBER}", n=NUMBER)),
+    ("smallest_width(seeds=2**64-1)", lambda: L.smallest_width(TARGET, 0.1, seeds=2**64 - 1), ValueError,
+     re.escape(SEEDS)),
+    ("random_parameters_per_weight(seeds=2**64-1)", lambda: L.random_parameters_per_weight(TARGET, 0.1,
+                                                                                          seeds=2**64 - 1),
+     ValueError, re.escape(SEEDS)),
+    ("success_rate(seeds=range(2**64-1))", lambda: L.success_rate(TARGET, 0.1, k=3, seeds=range(2**64 - 1)), ValueError,
+     re.escape("success_rate takes at most 10000 seeds (each prunes a random network), got more")),
+    ("prune_cnn(k=(2,))", lambda: prune_cnn(KERNEL, torch.zeros(1, 2 * 16), k=(2,), seed=0), ValueError,
+     re.escape("k must be one int or a pair (k_conv, k_linear), got (2,)")),
+    ("empirical_error(input_shape=(7,))", lambda: L.empirical_error(NETWORK, input_shape=(7,)), ValueError,
+     re.escape(f"{NETWORK.description} takes inputs of shape (3,), got inputs of shape (7,)")),
+    ("error(x) of the wrong shape", lambda: NETWORK.error(torch.zeros(4, 7)), ValueError,
+     re.escape(f"{NETWORK.description} takes inputs of shape (3,), got inputs of shape (7,)")),
+    ("error(x) of one input", lambda: NETWORK.error(torch.zeros(3)), ValueError,
+     re.escape("x must be a batch of inputs, of shape (m, *input_shape), got shape (3,): pass x.unsqueeze(0) for "
+               "one input")),
+    ("empirical_error(input_shape='3')", lambda: L.empirical_error(NETWORK, input_shape="3"), TypeError,
+     re.escape("input_shape must be a tuple of integers (the shape of one input, e.g. (3,) or (1, 8, 8)), got '3'")),
+    ("empirical_error(nn.Linear)", lambda: L.empirical_error(nn.Linear(3, 2)), TypeError,
+     re.escape("empirical_error measures a lottolib construction (what prune_layer, prune_random_network, prune_conv, "
+               "… return) against its target, got Linear")),
+    ("sparsity(nn.Linear(0, 0))", lambda: L.sparsity(nn.Linear(0, 0)), ValueError,
+     re.escape("the module's Linear and Conv layers hold no weights (each has size 0), so there is no fraction to "
+               "count")),
+    ("prune_conv(padding=3000, image_size=(2, 2))", lambda: prune_conv(KERNEL, k=2, seed=0, padding=3000,
+                                                                       image_size=(2, 2)),
+     ValueError, re.escape("padding must be at most max(h, w) - 1 = 2 for a 3x3 kernel (a larger padding only adds "
+                           "outputs that are 0 for every input), got 3000")),
+    ("prune_cnn(padding=3000)", lambda: prune_cnn(KERNEL, torch.zeros(1, 2 * 6000**2), k=2, seed=0, padding=3000),
+     ValueError, re.escape("padding must be at most max(h, w) - 1 = 2 for a 3x3 kernel (a larger padding only adds "
+                           "outputs that are 0 for every input), got 3000")),
+    ("random_target([10**6, 10**6])", lambda: L.random_target([10**6, 10**6], seed=0), L.MemoryLimitError,
+     re.escape(_limit_message("a random target with layer sizes [1000000, 1000000]", "1e+12 weights", "29.1 TiB",
+                              "Use smaller layers, or raise the limit with lottolib.set_memory_limit('16GiB') if "
+                              "the machine has the memory"))),
+    ("random_residual_target(10**5, 10**5, 1)", lambda: random_residual_target(10**5, 10**5, 1, seed=0),
+     L.MemoryLimitError,
+     re.escape(_limit_message("a random residual target with d = 100000, hidden = 100000 and 1 blocks",
+                              "2e+10 weights", "596.5 GiB", "Use smaller layers, or raise the limit with "
+                              "lottolib.set_memory_limit('16GiB') if the machine has the memory"))),
+    ("conv_matrix on 3000x3000 images", lambda: conv_matrix(KERNEL, (1, 3000, 3000)), L.MemoryLimitError,
+     re.escape(_limit_message("the exact matrix of a 2x1x3x3 convolution on 1x3000x3000 images", "2.43e+14 entries",
+                              "1.7 PiB", "Use smaller images, or raise the limit with lottolib.set_memory_limit("
+                              "'16GiB') if the machine has the memory"))),
+    ("sample_unit_ball(10**12, 10)", lambda: L.sample_unit_ball(10**12, 10, seed=0), L.MemoryLimitError,
+     re.escape(_limit_message("1000000000000 random points of the unit ball in R^10", "1e+13 float64 values",
+                              "145.5 TiB", "Use fewer points, or raise the limit with lottolib.set_memory_limit("
+                              "'16GiB') if the machine has the memory"))),
+    ("empirical_error on 1x10000x10000 images", lambda: L.empirical_error(prune_conv(KERNEL, k=2, seed=0),
+                                                                          input_shape=(1, 10**4, 10**4)),
+     L.MemoryLimitError,
+     re.escape(_limit_message("empirical_error on 4096 inputs of shape (1, 10000, 10000)", "1e+16 float64 values",
+                              "142.1 PiB", "Use fewer samples or smaller inputs, or raise the limit with "
+                              "lottolib.set_memory_limit('16GiB') if the machine has the memory"))),
+]
+
+
+@pytest.mark.parametrize(("name", "call", "error", "pattern"), ISSUE_17, ids=[case[0] for case in ISSUE_17])
+def test_issue_17_inputs_get_their_exact_message(name, call, error, pattern):
+    with pytest.raises(error) as raised:
+        call()
+    assert re.fullmatch(pattern, str(raised.value)), str(raised.value)

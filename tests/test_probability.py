@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import reference
 import torch
+from scipy import stats
 
 import lottolib as L
 from lottolib.probability import empirical_success_probability, sampled_pair_errors
 from lottolib.random_network import sample_uniform
-from lottolib.seeds import generator
 
 W_RANGE = "w has an entry of magnitude 1.5 > 1.0: the construction needs every weight in [-1.0, 1.0]; rescale the " \
           "target (ReLU networks are positively homogeneous)"
@@ -96,12 +96,13 @@ def test_one_unit_leaves_one_side_at_w():
 
 
 def _errors_drawn_in_chunks(w, k, trials, seed):
-    """The documented layout: blocks drawn in chunks of ⌊2²²/k⌋ (at least 1) rows, u then v for each chunk."""
-    stream, rows, out = generator(seed), max(1, (1 << 22) // k), []
+    """The documented layout: blocks drawn in chunks of ⌊2²²/k⌋ (at least 1) rows, u then v for each chunk, each
+    float32 2·U[0, 1) − 1 from torch's generator for the seed (drawn here, not by the library's sampler)."""
+    stream, rows, out = torch.Generator().manual_seed(seed), max(1, (1 << 22) // k), []
     for start in range(0, trials, rows):
         size = min(rows, trials - start)
-        u, v = sample_uniform((size, k), stream).numpy(), sample_uniform((size, k), stream).numpy()
-        out.append(reference.best_pair_max_errors(u, v, w))
+        u, v = (torch.rand((size, k), generator=stream, dtype=torch.float32) * 2 - 1 for _ in range(2))
+        out.append(reference.best_pair_max_errors(u.numpy(), v.numpy(), w))
     return np.concatenate(out)
 
 
@@ -110,3 +111,35 @@ def test_sampled_errors_follow_the_stream_layout_and_the_book(k, trials):
     errors = sampled_pair_errors(0.3, k, trials, seed=5)
     assert errors.shape == (trials,)
     np.testing.assert_array_equal(errors.numpy(), _errors_drawn_in_chunks(0.3, k, trials, seed=5))
+
+
+@pytest.mark.parametrize("eps", [1e-9, 1e-30, 1e-155, 1e-300, 5e-324])
+def test_layer_width_for_tiny_eps_against_high_precision(eps):
+    """Where p(1, ε') underflows (or k passes 2⁵³), the width is still the smallest k of the union bound: checked
+    against the closed form in 1400-digit arithmetic. (Once a ZeroDivisionError for ε = 1e-300.)"""
+    for n, d, delta in ((2, 3, 0.05), (1, 1, 0.5)):
+        assert L.layer_width_bound(n, d, eps, delta) == reference.layer_width_high_precision(n, d, eps, delta)
+
+
+def test_sample_uniform_is_uniform_on_minus_one_to_one():
+    """The random network's weights: float32, in [-1, 1), and U[-1, 1] by a Kolmogorov–Smirnov test (10⁶ draws:
+    a sampler on [0, 1), or one with a bias of 0.005, fails it)."""
+    draws = sample_uniform((1000, 1000), torch.Generator().manual_seed(0))
+    assert draws.dtype == torch.float32 and draws.shape == (1000, 1000)
+    assert float(draws.min()) >= -1 and float(draws.max()) < 1
+    assert stats.kstest(draws.double().flatten().numpy(), stats.uniform(loc=-1, scale=2).cdf).pvalue > 1e-4
+
+
+@pytest.mark.parametrize(("w", "eps", "k"), [(0.5, 0.02, 100), (-0.9, 0.05, 60), (1.0, 0.05, 300)])
+def test_pair_success_against_an_independent_simulation(w, eps, k):
+    """Chapter 2's probability, simulated with NumPy's generator (u, v i.i.d. U[-1, 1], the best pair by the
+    book's rule): the exact formula and the library's own simulation both agree with it within 4σ."""
+    trials = 20_000
+    rng = np.random.default_rng(5)
+    u, v = rng.uniform(-1, 1, (trials, k)), rng.uniform(-1, 1, (trials, k))
+    independent = float((reference.best_pair_max_errors(u, v, w) <= eps).mean())
+    exact = float(L.pair_success_probability(w, eps, k))
+    library = empirical_success_probability(w, eps, k, trials, seed=5)
+    sigma = math.sqrt(max(exact * (1 - exact), 1e-3) / trials)
+    assert abs(independent - exact) <= 4 * sigma
+    assert abs(library - independent) <= 4 * math.sqrt(2) * sigma
