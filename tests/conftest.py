@@ -1,14 +1,21 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import Phase, settings
+from hypothesis import Phase, configuration, settings
 
-# Property tests: deterministic examples. Under mutation testing (`make mutants`, which sets
-# MUTANT_UNDER_TEST) fewer examples per property keep each mutant's run short.
-settings.register_profile("lottobook", max_examples=25, deadline=None, derandomize=True)
+# Hypothesis writes caches (local constants, patches of failing examples) under its home directory,
+# .hypothesis/ in the working directory by default: keep them out of the repository.
+HYPOTHESIS_HOME = Path(tempfile.gettempdir()) / "lottobook-hypothesis"
+configuration.set_hypothesis_home_dir(HYPOTHESIS_HOME)
+
+# Property tests: deterministic examples and no example database (a run never depends on an earlier
+# one). Under mutation testing (`make mutants`, which sets MUTANT_UNDER_TEST) fewer examples per
+# property keep each mutant's run short.
+settings.register_profile("lottobook", max_examples=25, deadline=None, derandomize=True, database=None)
 settings.register_profile("mutants", max_examples=10, deadline=None, derandomize=True, database=None,
                           phases=[Phase.explicit, Phase.generate])  # a mutant is killed by any failure: no shrinking
 settings.load_profile("mutants" if os.environ.get("MUTANT_UNDER_TEST") else "lottobook")

@@ -281,3 +281,95 @@ def sphere_supremum(weights, plus, minus, samples: int = 50_000, seed: int = 0) 
                 radius /= 2
         best = max(best, value)
     return best
+
+
+def layer_width_high_precision(n: int, d: int, eps: float, delta: float, digits: int = 1400) -> int:
+    """Chapter 4's width in ``digits``-digit arithmetic (mpmath), from the closed form
+    p(1, ε') = ¼ [ε' + (1 − ε') ln(1 − ε')], ε' = ε/√(2nd): the smallest k with k·(−ln(1 − p)) ≥ ln(2nd/δ).
+    For every ε > 0 a float can hold, down to 5e-324 (p ≈ 10⁻⁶⁴⁸, k ≈ 10⁶⁴⁸)."""
+    import mpmath
+
+    with mpmath.workdps(digits):
+        tolerance = mpmath.mpf(eps) / mpmath.sqrt(2 * n * d)
+        p = (tolerance + (1 - tolerance) * mpmath.log(1 - tolerance)) / 4
+        return int(mpmath.ceil(mpmath.log(mpmath.mpf(2 * n * d) / mpmath.mpf(delta)) / -mpmath.log(1 - p)))
+
+
+UNIT_ROUNDOFF = 2.0**-53
+
+
+def exact_pair_errors(target: np.ndarray, first: np.ndarray, second: np.ndarray, second_mask: np.ndarray, k: int
+                      ) -> tuple[list[list[Fraction]], list[list[Fraction]], np.ndarray, np.ndarray]:
+    """Chapter 4's per-weight errors of a pruned block, exactly: E^±[i, j] = Σ_a u_{j,a} v_{i,(j,a)} − w_ij over the
+    kept units a of group j with ±u_{j,a} > 0 (u_{j,a} = first[j·k + a, j], v = second), in rationals; and how many
+    products each sum has (for the rounding slack of the stored float64 errors)."""
+    n, d = np.asarray(target).shape
+    plus = [[Fraction(0)] * d for _ in range(n)]
+    minus = [[Fraction(0)] * d for _ in range(n)]
+    counts = np.zeros((2, n, d), dtype=int)
+    for i in range(n):
+        for j in range(d):
+            for side, errors in enumerate((plus, minus)):
+                total = Fraction(0)
+                for a in range(k):
+                    u = float(first[j * k + a, j])
+                    if second_mask[i, j * k + a] and (u > 0 if side == 0 else u < 0):
+                        total += Fraction(u) * Fraction(float(second[i, j * k + a]))
+                        counts[side, i, j] += 1
+                errors[i][j] = total - Fraction(float(target[i, j]))
+    return plus, minus, counts[0], counts[1]
+
+
+def spectral_norm_digits(matrix, digits: int = 50) -> Fraction:
+    """‖A‖₂ of a matrix of rationals (or floats), by a ``digits``-digit SVD (mpmath), as a rational."""
+    import mpmath
+
+    with mpmath.workdps(digits):
+        entries = mpmath.matrix([[mpmath.mpf(Fraction(v).numerator) / Fraction(v).denominator for v in row]
+                                 for row in matrix])
+        largest = max(mpmath.svd_r(entries, compute_uv=False))
+        return Fraction(mpmath.nstr(largest, digits))
+
+
+def rounding_slack_frobenius(errors: np.ndarray, counts: np.ndarray) -> float:
+    """The bounds module's documented rounding slack of float64 errors ê = fl(Σ_c p − w), |p| ≤ 1: per entry
+    2u((c − 1)₊ c + |ê|), and its Frobenius norm (float64; a test's margin, not a bound)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    slack = 2 * UNIT_ROUNDOFF * (np.maximum(counts - 1, 0) * counts + np.abs(np.asarray(errors, dtype=np.float64)))
+    return float(np.linalg.norm(slack))
+
+
+def residual_recursion(norms, etas, readout=None) -> list[Fraction]:
+    """Chapter 11's recursion in exact rationals: Δ_i after each block (and after the read-out).
+    D_i = η₁ᵢ(R_{i−1} + Δ_{i−1}) + a_i Δ_{i−1}, Δ_i = Δ_{i−1} + η₂ᵢ(a_i R_{i−1} + D_i) + b_i D_i, R_i = R_{i−1}(1 + a_i b_i),
+    read-out: η_out (R_B + Δ_B) + c Δ_B."""
+    reach, gap, gaps = Fraction(1), Fraction(0), []
+    for (a, b), (eta1, eta2) in zip(norms, etas, strict=True):
+        a, b, eta1, eta2 = map(Fraction, (a, b, eta1, eta2))
+        inner = eta1 * (reach + gap) + a * gap
+        gap = gap + eta2 * (a * reach + inner) + b * inner
+        reach = reach * (1 + a * b)
+        gaps.append(gap)
+    if readout is not None:
+        c, eta = map(Fraction, readout)
+        gaps.append(eta * (reach + gap) + c * gap)
+    return gaps
+
+
+def residual_widths(norms, readout_norm, shapes, eps: float, delta: float) -> list[int]:
+    """Chapter 11's proved widths: τ = the largest float with C(τ) ≤ ε, C the recursion with every η = τ (exact
+    rationals, from the given norms); each of the m pairs (shapes (n, d) in layer order) gets failure budget δ/m and
+    chapter 4's width for τ."""
+    def fits(tau: float) -> bool:
+        readout = None if readout_norm is None else (readout_norm, tau)
+        return residual_recursion(norms, [(tau, tau)] * len(norms), readout)[-1] <= Fraction(eps)
+
+    low, high = 0.0, eps  # fits(0), and C(ε) ≥ ε: the largest τ lies in [0, ε]
+    if fits(high):
+        low = high
+    while math.nextafter(low, math.inf) < high:
+        middle = (low + high) / 2
+        if middle in (low, high):
+            break
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return [layer_width(n, d, low, delta / len(shapes)) for n, d in shapes]

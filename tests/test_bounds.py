@@ -153,3 +153,25 @@ def test_rounding_slack_is_two_u_times_c_minus_one_c_plus_the_error_by_hand():
     u = 2.0**-53
     expected = [2 * u * 0.5, 2 * u * 0.25, 2 * u * (1 * 2 + 0.5), 2 * u * (2 * 3 + 1.0)]
     assert bounds.rounding_slack(errors, counts).tolist() == [expected]
+
+
+def test_error_matrix_bound_needs_its_rounding_slack_on_this_data():
+    """Entries ê = fl(fl(p₁ + p₂) − w) with w one ulp from fl(p₁ + p₂) towards the side the sum was rounded to: then
+    |ê| is one ulp while the exact |e| is one ulp plus the sum's rounding error (up to 1.5 ulp). The exact spectral
+    norm (50 digits) is above the spectral bound of Ê alone, so a bound without the rounding slack would be
+    unsound here; error_matrix_bound, with it, is above the exact norm."""
+    products = [[(0.1, 0.2), (0.2, 0.4)], [(0.3, 0.6), (0.7, 0.1)]]
+    computed, exact = [], []
+    for row in products:
+        computed.append([])
+        exact.append([])
+        for p1, p2 in row:
+            total = p1 + p2
+            rounding = Fraction(total) - Fraction(p1) - Fraction(p2)  # fl(p₁ + p₂) − (p₁ + p₂), non-zero here
+            w = total + math.copysign(math.ulp(total), rounding)
+            computed[-1].append((p1 + p2) - w)
+            exact[-1].append(Fraction(p1) + Fraction(p2) - Fraction(w))
+    errors = torch.tensor(computed, dtype=torch.float64)
+    exact_norm = reference.spectral_norm_digits(exact)
+    assert Fraction(bounds.spectral_norm_bound(errors)) < exact_norm  # the stored errors alone fall short
+    assert Fraction(bounds.error_matrix_bound(errors, torch.full((2, 2), 2))) >= exact_norm

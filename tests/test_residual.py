@@ -42,19 +42,7 @@ matplotlib.use("Agg")
 # References written from the chapter's formulas (not from lottolib.residual)
 
 
-def exact_recursion(norms, etas, readout=None):
-    """Chapter 11's recursion in exact rationals: list of Δ_i (and the read-out's)."""
-    reach, gap, gaps = Fraction(1), Fraction(0), []
-    for (a, b), (eta1, eta2) in zip(norms, etas, strict=True):
-        a, b, eta1, eta2 = map(Fraction, (a, b, eta1, eta2))
-        inner = eta1 * (reach + gap) + a * gap
-        gap = gap + eta2 * (a * reach + inner) + b * inner
-        reach = reach * (1 + a * b)
-        gaps.append(gap)
-    if readout is not None:
-        c, eta = map(Fraction, readout)
-        gaps.append(eta * (reach + gap) + c * gap)
-    return gaps
+exact_recursion = reference.residual_recursion
 
 
 def closed_form(norms, etas, readout=None):
@@ -78,14 +66,39 @@ def pair_eta_plus(pair):
     return reference.spectral_norm(pair.plus_error.numpy())
 
 
-def reference_certificate(construction):
-    """The recursion in exact rationals from NumPy's spectral norms and the pairs' per-weight errors."""
+MARGIN = 1e-12
+"""Relative margin of the upper reference: the library's spectral-norm bound inflates LAPACK's σ̂ by 4(m + n)²u
+(≤ 10⁻¹³ for these shapes) and each of the recursion's ≤ 30 operations rounds up by ≤ 1 ulp."""
+
+
+def certificate_enclosure(construction):
+    """(lower, upper) for the certificate, from the book's formulas. lower: the recursion in rationals with 50-digit
+    spectral norms of the target and of the *exact* per-weight errors (Σ kept u·v − w from the masks and random
+    weights): every sound certificate is ≥ it. upper: the recursion with NumPy's σ of the stored errors plus the
+    documented rounding slack 2u((c − 1)c + |ê|), every input and the result inflated by MARGIN."""
     target = construction.target
-    norms = [(reference.spectral_norm(a.numpy()), reference.spectral_norm(b.numpy())) for a, b in target.blocks]
-    etas = [(pair_eta(construction.pairs[2 * i]), pair_eta_plus(construction.pairs[2 * i + 1])) for i in range(len(norms))]
-    readout = None if target.readout is None else (reference.spectral_norm(target.readout.numpy()),
-                                                   pair_eta(construction.pairs[-1]))
-    return exact_recursion(norms, etas, readout)[-1]
+    exact_pairs, stored_pairs = [], []
+    for pair in construction.pairs:
+        plus, minus, plus_counts, minus_counts = reference.exact_pair_errors(
+            pair.target.numpy(), pair.block.first.numpy(), pair.block.second.numpy(), pair.second_mask.numpy(),
+            pair.block.k)
+        both = [p + m for p, m in zip(plus, minus, strict=True)]
+        stored = np.hstack([pair.plus_error.numpy(), pair.minus_error.numpy()])
+        counts = np.hstack([plus_counts, minus_counts])
+        exact_pairs.append((reference.spectral_norm_digits(both), reference.spectral_norm_digits(plus)))
+        stored_pairs.append((reference.spectral_norm(stored) + reference.rounding_slack_frobenius(stored, counts),
+                             reference.spectral_norm(pair.plus_error.numpy())
+                             + reference.rounding_slack_frobenius(pair.plus_error.numpy(), plus_counts)))
+    matrices = [m for block in target.blocks for m in block] + ([] if target.readout is None else [target.readout])
+    exact_norms = [reference.spectral_norm_digits(m.tolist()) for m in matrices]
+    upper_norms = [reference.spectral_norm(m.numpy()) * (1 + MARGIN) for m in matrices]
+    bounds = []
+    for norms, pairs, scale in ((exact_norms, exact_pairs, 1), (upper_norms, stored_pairs, 1 + MARGIN)):
+        blocks = len(target.blocks)
+        etas = [(pairs[2 * i][0] * scale, pairs[2 * i + 1][1] * scale) for i in range(blocks)]
+        readout = None if target.readout is None else (norms[-1], pairs[-1][0] * scale)
+        bounds.append(exact_recursion([(norms[2 * i], norms[2 * i + 1]) for i in range(blocks)], etas, readout)[-1])
+    return bounds[0], bounds[1] * Fraction(1 + MARGIN)
 
 
 def numpy_forward(construction, x):
@@ -207,9 +220,9 @@ def residual_targets(draw):
 @given(target=residual_targets(), k=st.integers(1, 40), seed=st.integers(0, 10**6), method=st.sampled_from(L.METHODS))
 def test_certificate_is_the_exact_recursion_rounded_up_and_bounds_the_measured_error(target, k, seed, method):
     construction = prune_residual_network(target, k=k, seed=seed, method=method, eps=0.1)
-    exact = reference_certificate(construction)
-    assert Fraction(construction.certificate) >= exact * (1 - Fraction(1, 10**12))
-    assert construction.certificate <= float(exact) * (1 + 1e-9) + 1e-300
+    exact, upper = certificate_enclosure(construction)
+    assert Fraction(construction.certificate) >= exact - Fraction(1, 10**40)  # 50-digit norms
+    assert Fraction(construction.certificate) <= upper
     measured = L.empirical_error(construction, samples=256, starts=8, steps=30, seed=seed)
     assert measured.sampled <= measured.adversarial <= construction.certificate
     assert construction.succeeded == (construction.certificate <= 0.1)
@@ -367,6 +380,26 @@ def test_width_bound_is_at_most_the_explicit_theorem(blocks, readout, eps):
     norms = [(reference.spectral_norm(a.numpy()), reference.spectral_norm(b.numpy())) for a, b in target.blocks]
     c = None if target.readout is None else (reference.spectral_norm(target.readout.numpy()), tau)
     assert exact_recursion(norms, [(tau, tau)] * blocks, c)[-1] <= Fraction(eps)
+
+
+@pytest.mark.parametrize(("blocks", "readout", "eps", "delta"), [(1, False, 0.1, 0.05), (2, True, 0.05, 0.1),
+                                                              (3, True, 0.5, 0.01), (2, False, 0.02, 0.2)])
+def test_width_bound_is_the_theorem_computed_independently(blocks, readout, eps, delta):
+    """Two-sided: every k is chapter 4's width for the largest τ with C(τ) ≤ ε (τ from the recursion in rationals
+    with NumPy's norms, within 1e-12 either way for the library's rounded-up norms) and failure budget δ/m. A
+    budget of δ instead of δ/m, or a τ off by more than rounding, moves some k out of the range."""
+    target = random_residual_target(3, 2, blocks, 2 if readout else None, seed=blocks, strength=0.9)
+    ks = residual_width_bound(target, eps, delta)
+    norms = [(reference.spectral_norm(a.numpy()), reference.spectral_norm(b.numpy())) for a, b in target.blocks]
+    c = None if target.readout is None else reference.spectral_norm(target.readout.numpy())
+    shapes = [tuple(w.shape) for w in target.layers]
+
+    def widths(scale):
+        scaled = [(a * scale, b * scale) for a, b in norms]
+        return reference.residual_widths(scaled, None if c is None else c * scale, shapes, eps, delta)
+
+    smallest, largest = widths(1 - 1e-12), widths(1 + 1e-12)
+    assert all(low <= k <= high for low, k, high in zip(smallest, ks, largest, strict=True)), (smallest, ks, largest)
 
 
 def test_proved_width_certifies_a_small_target():
