@@ -41,8 +41,11 @@ class _CertifiedShape:
         self.shape = shape
 
     def __call__(self, module: nn.Module, args: tuple) -> None:
-        shape = tuple(args[0].shape[1:]) if args and isinstance(args[0], torch.Tensor) else None
-        if shape is not None and shape != self.shape:
+        if not args or not isinstance(args[0], torch.Tensor):
+            return
+        x = args[0]
+        shape = tuple(x.shape) if x.ndim == len(self.shape) else tuple(x.shape[1:])  # one input, or a batch
+        if shape != self.shape:
             warnings.warn(f"this pruned network's certificate holds for inputs of shape {self.shape} only, got {shape}",
                           UserWarning, stacklevel=3)
 

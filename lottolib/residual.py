@@ -245,7 +245,7 @@ def random_residual_target(d: int, hidden: int, blocks: int, outputs: int | None
     d, hidden, count = (check_positive_int(v, name) for v, name in ((d, "d"), (hidden, "hidden"), (blocks, "blocks")))
     readout_rows = 0 if outputs is None else check_positive_int(outputs, "outputs")
     check_memory(count * 2 * d * hidden + readout_rows * d,
-                 f"a random residual target with d = {d}, hidden = {hidden} and {count} blocks", noun="weights",
+                 f"a random residual target with d = {d}, hidden = {hidden} and blocks = {count}", noun="weights",
                  bytes_per_value=TARGET_BYTES, advice=f"Use smaller layers, or {RAISE_LIMIT}")
     strength = check_eps(strength)
     if strength > 1:

@@ -38,7 +38,7 @@ def sample_unit_ball(count: int, d: int, seed: object, *, on_sphere_fraction: fl
         (count, d) float64 points with ‖x‖₂ ≤ 1.
     """
     count, d = check_positive_int(count, "count"), check_positive_int(d, "d")
-    check_memory(count * d, f"{count} random points of the unit ball in R^{d}", noun="float64 values",
+    check_memory(count * d, f"a sample of {count} points of the unit ball in R^{d}", noun="float64 values",
                  bytes_per_value=16, advice=f"Use fewer points, or {RAISE_LIMIT}")  # the points and their scaled copy
     if not 0 <= on_sphere_fraction <= 1:
         raise ValueError(f"on_sphere_fraction must lie in [0, 1], got {on_sphere_fraction}")
@@ -114,7 +114,7 @@ def empirical_error(
     shape = construction.check_input_shape(shape) if isinstance(construction, Construction) else shape_tuple(shape)
     samples = check_positive_int(samples, "samples")
     dim = math.prod(shape)
-    check_memory(samples * dim + dim * dim, f"empirical_error on {samples} inputs of shape {shape}",
+    check_memory(samples * dim + dim * dim, f"empirical_error's search on {samples} inputs of shape {shape}",
                  noun="float64 values", bytes_per_value=16,
                  advice=f"Use fewer samples or smaller inputs, or {RAISE_LIMIT}")  # the points, and d sign flips of d
     pruned = construction.module(compact=True)

@@ -179,7 +179,7 @@ ISSUE_17 = [
                               "the machine has the memory"))),
     ("random_residual_target(10**5, 10**5, 1)", lambda: random_residual_target(10**5, 10**5, 1, seed=0),
      L.MemoryLimitError,
-     re.escape(_limit_message("a random residual target with d = 100000, hidden = 100000 and 1 blocks",
+     re.escape(_limit_message("a random residual target with d = 100000, hidden = 100000 and blocks = 1",
                               "2e+10 weights", "596.5 GiB", "Use smaller layers, or raise the limit with "
                               "lottolib.set_memory_limit('16GiB') if the machine has the memory"))),
     ("conv_matrix on 3000x3000 images", lambda: conv_matrix(KERNEL, (1, 3000, 3000)), L.MemoryLimitError,
@@ -187,13 +187,13 @@ ISSUE_17 = [
                               "1.7 PiB", "Use smaller images, or raise the limit with lottolib.set_memory_limit("
                               "'16GiB') if the machine has the memory"))),
     ("sample_unit_ball(10**12, 10)", lambda: L.sample_unit_ball(10**12, 10, seed=0), L.MemoryLimitError,
-     re.escape(_limit_message("1000000000000 random points of the unit ball in R^10", "1e+13 float64 values",
+     re.escape(_limit_message("a sample of 1000000000000 points of the unit ball in R^10", "1e+13 float64 values",
                               "145.5 TiB", "Use fewer points, or raise the limit with lottolib.set_memory_limit("
                               "'16GiB') if the machine has the memory"))),
     ("empirical_error on 1x10000x10000 images", lambda: L.empirical_error(prune_conv(KERNEL, k=2, seed=0),
                                                                           input_shape=(1, 10**4, 10**4)),
      L.MemoryLimitError,
-     re.escape(_limit_message("empirical_error on 4096 inputs of shape (1, 10000, 10000)", "1e+16 float64 values",
+     re.escape(_limit_message("empirical_error's search on 4096 inputs of shape (1, 10000, 10000)", "1e+16 float64 values",
                               "142.1 PiB", "Use fewer samples or smaller inputs, or raise the limit with "
                               "lottolib.set_memory_limit('16GiB') if the machine has the memory"))),
 ]

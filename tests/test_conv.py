@@ -329,6 +329,7 @@ def test_a_sized_convolution_is_certified_at_its_size_only():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         exported(large[:, :, :3, :3].float())  # its own size: no warning
+        exported(large[0, :, :3, :3].float())  # one image without a batch dimension, as Conv2d allows
 
 
 def test_inputs_that_fit_no_convolution_are_refused_with_the_message():
