@@ -24,6 +24,7 @@ from lottolib.conv import (
     target_cnn_forward,
 )
 from lottolib.memory import OVERHEAD_BYTES
+from lottolib.residual import prune_conv_residual
 
 RANGE = ("{name} has an entry of magnitude 1.5 > 1.0: the construction needs every weight in [-1.0, 1.0]; rescale "
          "the target (ReLU networks are positively homogeneous)")
@@ -358,3 +359,5 @@ def test_a_pair_that_keeps_no_unit_computes_zero():
     assert L.empirical_error(zero, input_shape=(1, 5, 6), samples=64, starts=2, steps=5).adversarial == 0.0
     cnn = prune_cnn(torch.zeros(2, 1, 3, 3), kernel(3, 2 * 3 * 4), k=2, seed=0, image_size=(5, 6))
     assert L.empirical_error(cnn, samples=64, starts=2, steps=5).adversarial == 0.0  # the linear pair reads zeros
+    block = prune_conv_residual(torch.zeros(2, 1, 3, 3), torch.zeros(1, 2, 3, 3), k=2, seed=0)  # x ↦ x + 0
+    assert torch.equal(block.error(images), torch.zeros(4, dtype=torch.float64))
