@@ -141,6 +141,9 @@ def prepare(dest: Path = LAB, *, root: Path = ROOT, dist: Path | None = None, fr
         entry = made.get(relative)
         if copy.is_file():
             current = copy.read_bytes()
+            if current == content:
+                made[relative] = {"made": editable_digest(relative, content), "source": _digest(content)}
+                continue
             if isinstance(entry, str):  # a manifest of an older make lab: the digest of the bytes it copied
                 entry = {"made": editable_digest(relative, current) if entry == _digest(current) else entry, "source": ""}
             edited = entry is None or editable_digest(relative, current) != entry["made"]
