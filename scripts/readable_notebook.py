@@ -132,6 +132,11 @@ def readable_notebook(notebook: nbformat.NotebookNode, references: Mapping[str, 
     the book's text and ``chapter:DOCNAME`` to the page's chapter number.
     """
     readable = copy.deepcopy(notebook)
+    # As JupyterLab's kernel names itself, and without the pairing with the MyST source (which the copy
+    # does not have): opening the copy then changes nothing, and JupyterLab does not mark it modified.
+    if "kernelspec" in readable.metadata:
+        readable.metadata.kernelspec.display_name = "Python 3 (ipykernel)"
+    readable.metadata.get("jupytext", {}).pop("text_representation", None)
     glued = glue_texts(notebook)
     number = references.get(f"chapter:{docname}")
     first = True
