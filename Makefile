@@ -53,13 +53,15 @@ tex:
 			&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TEX_PACKAGES) >/dev/null; }
 
 # The PDF edition: jupyter-book's LaTeX builder (xelatex through latexmk, _config.yml's latex: and
-# latex_elements), into _build/latex/lottobook.pdf, copied to _build/html/downloads/lottobook.pdf,
-# which the landing page links to. Rebuilt only when a page, the configuration or the library changes.
-PDF := _build/latex/lottobook.pdf
-$(PDF): $(STAMP) $(wildcard chapters/*.ipynb *.md) _toc.yml _config.yml references.bib $(wildcard _ext/*.py lottolib/*.py)
+# latex_elements, _ext/latex_edition.py), into _build/pdf/_build/latex/lottobook.pdf (its own folder and
+# doctrees: building it does not make the next make book re-read every page), copied to
+# _build/html/downloads/lottobook.pdf, which the landing page links to. Rebuilt only when a page, the
+# configuration or the library changes.
+PDF := _build/pdf/_build/latex/lottobook.pdf
+$(PDF): $(STAMP) $(wildcard chapters/*.ipynb *.md) _toc.yml _config.yml references.bib $(wildcard _ext/*.py _latex/* lottolib/*.py)
 	@$(MAKE) --no-print-directory tex
-	$(BIN)/jupyter-book build . --builder pdflatex -W -n --keep-going
-	@test -f $(PDF) || { echo "no $(PDF): see _build/latex/lottobook.log"; exit 1; }
+	$(BIN)/jupyter-book build . --builder pdflatex --path-output _build/pdf -W -n --keep-going
+	@test -f $(PDF) || { echo "no $(PDF): see $(dir $(PDF))lottobook.log"; exit 1; }
 	touch $(PDF)
 
 pdf: $(PDF)
