@@ -151,7 +151,7 @@ def _without(toc: dict, pages: tuple[str, ...]) -> dict:
     return toc
 
 
-def _toc_files(toc: dict) -> list[str]:
+def toc_files(toc: dict) -> list[str]:
     files = [toc["root"]]
     stack = [toc]
     while stack:
@@ -187,7 +187,7 @@ def student_sources() -> tuple[dict[Path, str | bytes], int]:
         for module in sorted((ROOT / folder).glob("*.py")):
             files[module.relative_to(ROOT)] = module.read_bytes()
     removed = 0
-    for name in _toc_files(toc):
+    for name in toc_files(toc):
         source = _source_of(name)
         text, solutions = student_notebook(source) if source.suffix == ".ipynb" else student_page(source)
         files[source.relative_to(ROOT)] = text

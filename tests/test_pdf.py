@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,10 @@ import yaml
 from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from build_student_edition import toc_files  # noqa: E402
+
 LATEX = ROOT / "_build" / "pdf" / "_build" / "latex"
 PDF = LATEX / "lottobook.pdf"
 HTML = ROOT / "_build" / "html"
@@ -38,15 +43,7 @@ if os.environ.get("LOTTOBOOK_SKIP_PDF") == "1":
 
 
 def _toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages, stack = [toc["root"]], [toc]
-    while stack:
-        entry = stack.pop()
-        if "file" in entry and entry is not toc:
-            pages.append(entry["file"])
-        for key in ("parts", "chapters", "sections"):
-            stack.extend(reversed(entry.get(key, [])))
-    return pages
+    return toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
 
 
 def _title(page: str) -> str:
