@@ -1,9 +1,12 @@
 """Sphinx hooks: ship the library with the book, and link every page to "Run it yourself".
 
-- After a successful HTML build, write ``downloads/`` into the output: the lottolib wheel and
-  ``lottobook-notebooks.zip`` (see ``scripts/book_downloads.py``), which the page
-  ``run_it_yourself`` links to. A reader with only the HTML can then install the library the
-  notebooks import.
+- After a successful HTML build, write ``downloads/`` into the output: the lottolib wheel,
+  ``lottobook-notebooks.zip`` (its chapters written out for JupyterLab with the references that
+  ``_ext/lab_references.py`` recorded) and, for the main edition, ``lottobook-source.tar.gz``
+  (see ``scripts/book_downloads.py``), which the page ``run_it_yourself`` links to. A reader
+  with only the HTML can then install the library the notebooks import, and a lecturer get the
+  repository. The student edition (sources under ``_build/student/src``) ships no source: it
+  holds the solutions.
 - Add the template ``_templates/run-it-yourself.html`` (a "Run it yourself" link) to the article
   header of every page, before the theme's download and full-screen buttons (styled by
   ``_static/lottobook.css``, which jupyter-book links into every page). It is rendered with
@@ -12,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -55,8 +59,12 @@ def _downloads(app, exception) -> None:
         return
     sys.path.insert(0, str(ROOT / "scripts"))
     from book_downloads import write_downloads
+    from lab_references import references_file
 
-    for path in write_downloads(Path(app.outdir) / "downloads", chapters_dir=Path(app.srcdir) / "chapters"):
+    references = json.loads(references_file(app.outdir).read_text(encoding="utf-8"))
+    main_edition = Path(app.srcdir).resolve() == ROOT
+    for path in write_downloads(Path(app.outdir) / "downloads", chapters_dir=Path(app.srcdir) / "chapters",
+                                references=references, source=main_edition):
         LOGGER.info(f"downloads: {path.relative_to(app.outdir)}")
 
 

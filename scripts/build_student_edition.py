@@ -6,10 +6,15 @@ The book's pages are copied to ``_build/student/src`` with every solution taken 
 notebooks and Markdown pages, everything from a ``{solution-start}`` directive to its
 ``{solution-end}`` (the solution's text *and* its code cells, which sphinx-exercise's
 ``hide_solutions`` alone would leave on the page) and every one-piece ``{solution}`` directive.
-The copy is then built, with sphinx-exercise's ``hide_solutions: true`` as a second guard and
-warnings as errors, into ``_build/student/html``. Only changed files are rewritten, so a rebuild
-after a small edit is incremental. tests/test_browser.py checks the result against the teacher
-edition: the same pages and exercises, and no piece of any solution, in any file.
+Pages are written for students: the lecturers' page ``teaching`` (how hidden tests work, grading)
+is left out of the table of contents, text between ``<!-- not-in-student-edition -->`` and
+``<!-- /not-in-student-edition -->`` is removed (links to the solutions' source, the PDF), and a
+comment ``<!-- student-edition-only ... -->`` becomes text (the landing page says that this edition
+omits the solutions that the main edition folds). The copy is then built, with sphinx-exercise's
+``hide_solutions: true`` as a second guard and warnings as errors, into ``_build/student/html``.
+Only changed files are rewritten, so a rebuild after a small edit is incremental.
+tests/test_browser.py checks the result against the teacher edition: the same pages (but the
+lecturers') and exercises, and no piece of any solution, in any file.
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ OUTPUT = STUDENT / "html"
 
 # The opening line of a fenced MyST directive about solutions: ```{solution-start} label, :::{solution} ...
 _DIRECTIVE = re.compile(r"^\s*(?P<fence>`{3,}|:{3,})\{(?P<name>solution(?:-start|-end)?)\}")
+# Main-edition text, and student-edition text kept in an HTML comment in the main edition.
+_NOT_FOR_STUDENTS = re.compile(r"<!-- not-in-student-edition -->.*?<!-- /not-in-student-edition -->\n?", re.S)
+_FOR_STUDENTS = re.compile(r"<!-- student-edition-only\n(?P<text>.*?)-->\n?", re.S)
+# Pages of the main edition only: for lecturers (hand-outs, hidden tests, grading).
+LECTURER_PAGES = ("teaching",)
 
 
 class SolutionMarkupError(ValueError):
@@ -87,6 +97,24 @@ def strip_solutions(text: str, inside: bool, where: str) -> tuple[str, bool, int
     return "".join(kept), inside, solutions
 
 
+def for_students(text: str, where: str) -> str:
+    """``text`` as the student edition shows it: main-edition-only parts out, student-only parts in.
+
+    Raises
+    ------
+    SolutionMarkupError
+        If a marker is left unpaired, or the text still refers to a lecturers' page.
+    """
+    text = _FOR_STUDENTS.sub(lambda match: match["text"], _NOT_FOR_STUDENTS.sub("", text))
+    if "not-in-student-edition" in text or "student-edition-only" in text:
+        raise SolutionMarkupError(f"{where}: an unpaired not-in-student-edition or student-edition-only marker")
+    for page in LECTURER_PAGES:
+        if re.search(rf"\{{(?:ref|doc)\}}`[^`]*\b{page}>?`", text):
+            raise SolutionMarkupError(f"{where}: refers to the lecturers' page {page!r}, which the student edition "
+                                      "leaves out; put the reference inside <!-- not-in-student-edition --> markers")
+    return text
+
+
 def student_notebook(path: Path) -> tuple[str, int]:
     """The notebook at ``path`` without its solutions (text and code cells), as JSON, and how many were removed."""
     notebook = nbformat.read(path, as_version=4)
@@ -94,6 +122,7 @@ def student_notebook(path: Path) -> tuple[str, int]:
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source, inside, found = strip_solutions(cell.source, inside, str(path.relative_to(ROOT)))
+            cell.source = for_students(cell.source, str(path.relative_to(ROOT)))
             solutions += found
             if cell.source.strip():
                 cells.append(cell)
@@ -109,10 +138,20 @@ def student_page(path: Path) -> tuple[str, int]:
     text, inside, solutions = strip_solutions(path.read_text(encoding="utf-8"), False, str(path.relative_to(ROOT)))
     if inside:
         raise SolutionMarkupError(f"{path.relative_to(ROOT)}: a solution-start without its solution-end")
-    return text, solutions
+    return for_students(text, str(path.relative_to(ROOT))), solutions
 
 
-def _toc_files(toc: dict) -> list[str]:
+def _without(toc: dict, pages: tuple[str, ...]) -> dict:
+    """The table of contents without the given pages (and without parts left empty)."""
+    toc = dict(toc)
+    for key in ("parts", "chapters", "sections"):
+        if key in toc:
+            entries = [_without(entry, pages) for entry in toc[key] if entry.get("file") not in pages]
+            toc[key] = [e for e in entries if not ({"parts", "chapters"} & set(e)) or e.get("chapters") or e.get("parts")]
+    return toc
+
+
+def toc_files(toc: dict) -> list[str]:
     files = [toc["root"]]
     stack = [toc]
     while stack:
@@ -136,8 +175,9 @@ def student_sources() -> tuple[dict[Path, str | bytes], int]:
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config["title"] = f"{config['title']} (student edition)"
     config.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+    toc = _without(yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8")), LECTURER_PAGES)
     files: dict[Path, str | bytes] = {Path("_config.yml"): yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
-                                      Path("_toc.yml"): (ROOT / "_toc.yml").read_bytes()}
+                                      Path("_toc.yml"): yaml.safe_dump(toc, sort_keys=False, allow_unicode=True)}
     for path in sorted((ROOT / "_static").rglob("*")):  # the book's stylesheet
         if path.is_file():
             files[path.relative_to(ROOT)] = path.read_bytes()
@@ -147,7 +187,7 @@ def student_sources() -> tuple[dict[Path, str | bytes], int]:
         for module in sorted((ROOT / folder).glob("*.py")):
             files[module.relative_to(ROOT)] = module.read_bytes()
     removed = 0
-    for name in _toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))):
+    for name in toc_files(toc):
         source = _source_of(name)
         text, solutions = student_notebook(source) if source.suffix == ".ipynb" else student_page(source)
         files[source.relative_to(ROOT)] = text
@@ -177,6 +217,8 @@ def main() -> int:
 
     files, removed = student_sources()
     changed = write_sources(files)
+    for page in LECTURER_PAGES:  # left by an earlier build, before the page was left out
+        (OUTPUT / f"{page}.html").unlink(missing_ok=True)
     print(f"student edition: {removed} solutions removed; {changed} source file(s) updated in "
           f"{SOURCE.relative_to(ROOT)}", flush=True)
     if removed == 0:

@@ -1,4 +1,4 @@
-"""The HTML book in a real browser: every page of ``_build/html`` opened in headless Chromium.
+r"""The HTML book in a real browser: every page of ``_build/html`` opened in headless Chromium.
 
 Served on 127.0.0.1 only; every request to another host is aborted and counted as a failure.
 For each page, at a 1280-pixel window, with every folded solution and hidden cell opened:
@@ -12,15 +12,24 @@ For each page, at a 1280-pixel window, with every folded solution and hidden cel
   ``{prf:``, ``{cite`` ...);
 - no number written like ``8.1e+08`` or ``-0.00`` in running text (paragraphs, lists, tables,
   captions; code and its output are not running text);
-- every figure sharp on a high-density screen: SVG, or a bitmap at least twice as wide as shown.
+- every figure sharp on a high-density screen: SVG, or a bitmap at least twice as wide as shown;
+- every image drawn at its file's aspect ratio (within 1%), at 1280 pixels and at a narrow 800-pixel
+  window (the same page, resized);
+- no display equation wider than the column (a MathJax container that scrolls sideways, or a
+  formula that sticks out);
+- no raw LaTeX: no ``\command``, ``$``, ``x_i`` or ``^{`` in the running text outside typeset math, no
+  tab or other control character in a formula's TeX, no MathJax error;
+- no doubled label ("Exercise Exercise 11.1", "the exercise Exercise 3.1", "Figure Fig. 2").
 
-The student edition (``_build/student/html``, ``make book-student``) has the same pages, every
-exercise, and no solution: no solution block, and no piece of solution text from the teacher edition
-in any of its pages or files.
+The student edition (``_build/student/html``, ``make book-student``) has the same pages but the
+lecturers' page ``teaching``, every exercise, and no solution: no solution block, and no piece of
+solution text from the teacher edition in any of its pages or files; its landing page says that it
+leaves out the solutions. Its pages pass the same checks of figures, equations, raw LaTeX and labels.
 
 Screenshots go to ``test-artifacts/browser/``: chapter 1 (``00_lottery_tickets``) and its hero figure
 ``fig-pruned-block``, the one-weight chapter, chapter 5 (``04_deep_networks``), chapter 7
-(``06_neuron_pruning``), and the first screen of the landing page.
+(``06_neuron_pruning``), the first screen of the landing page, and at 1280 pixels Fig. 3.2
+(``fig-neuron-widget``, the unit disk) and chapter 11's key takeaways.
 
 Needs the built book (``make test`` builds both editions first) and Debian's ``chromium``, which
 ``make browser`` installs (``make test`` runs it; reading and running the notebooks never needs it).
@@ -72,6 +81,23 @@ SCIENTIFIC = re.compile(r"(?<![\w.])[-−+]?\d+(?:\.\d+)?[eE][-+]?\d+(?![\w.])")
 NEGATIVE_ZERO = re.compile(r"(?<![\w.])[-−]0(?:\.0+)?(?!\.?\d)")
 # A piece of a solution at least this long that appears nowhere else on its page is solution text.
 SOLUTION_PIECE_MIN = 20
+
+# Raw LaTeX in running text (math and code removed): a command, a dollar, a subscript or superscript.
+RAW_LATEX = re.compile(r"\\[A-Za-z]+|\$|(?<![\w/.-])[A-Za-zα-ωΑ-Ω]_[{\w\\]|\^\{")
+RAW_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+|\$")
+# Pages generated from lottolib's docstrings, which write plain-text math (W_i, n_1) on purpose.
+DOCSTRING_PAGES = {"api.html", "genindex.html", "py-modindex.html"}
+# A formula's TeX with a tab or another control character (a "\t" from a Python string, say).
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+# A label written twice: "Exercise Exercise 11.1", "the exercise Exercise 3.1", "Figure Fig. 2".
+LABELS = {"exercise": "exercise", "figure": "figure", "fig.": "figure", "proposition": "proposition",
+          "theorem": "theorem", "lemma": "lemma", "section": "section", "chapter": "chapter", "equation": "equation",
+          "eq.": "equation", "table": "table", "definition": "definition", "corollary": "corollary", "remark": "remark",
+          "algorithm": "algorithm", "appendix": "appendix"}
+DOUBLED = re.compile(r"(?<![\w.])(" + "|".join(re.escape(w) for w in LABELS) + r")\s+(" +
+                     "|".join(re.escape(w) for w in LABELS) + r")(?![\w])", re.I)
+NARROW = 800  # the second window width at which figures are measured
+ASPECT_TOLERANCE = 0.01
 
 # Every folded solution, hidden input and dropdown opened, so that what they hold is measured too.
 UNFOLD_JS = """() => {
@@ -148,17 +174,44 @@ PROSE_JS = """() => {
             copy.querySelectorAll(blocks).forEach(x => x.remove());
             copy.querySelectorAll('pre, .math, mjx-container, script, style').forEach(x => x.remove());
             copy.querySelectorAll('code').forEach(x => x.closest('.pasted-text, .pasted-inline') || x.remove());
-            return copy.textContent.replace(/\\s+/g, ' ').trim();
+            return copy.textContent.replace(/[ \\n\\r]+/g, ' ').trim();  // a tab stays: it is raw source
         })
         .filter(text => text);
 }"""
 
-# Every figure shown (cell outputs, figures) with its natural and displayed width; SVG is sharp at any size.
-IMAGES_JS = """() => [...(document.querySelector('article.bd-article') ?? document.body)
-        .querySelectorAll('.cell_output img, figure img')]
-    .filter(i => i.getBoundingClientRect().width > 0)
-    .map(i => ({src: i.getAttribute('src'), natural: i.naturalWidth, shown: i.getBoundingClientRect().width,
+# Every image shown with its natural and displayed size; SVG is sharp at any size.
+IMAGES_JS = """() => [...(document.querySelector('article.bd-article') ?? document.body).querySelectorAll('img')]
+    .filter(i => i.getBoundingClientRect().width > 0 && i.naturalWidth > 0)
+    .map(i => ({src: i.getAttribute('src'), figure: i.closest('.cell_output, figure') !== null,
+                natural: i.naturalWidth, naturalHeight: i.naturalHeight,
+                shown: i.getBoundingClientRect().width, shownHeight: i.getBoundingClientRect().height,
                 svg: /\\.svg([?#].*)?$/i.test(i.src) || i.src.startsWith('data:image/svg')}))"""
+
+# Display equations wider than the column: the MathJax container scrolls, or the formula sticks out of
+# the column (or of the box, a proof or an exercise, that holds it). With the TeX, to say which one.
+EQUATIONS_JS = """() => {
+    const article = document.querySelector('article.bd-article') ?? document.body;
+    const style = getComputedStyle(article);
+    const columnRight = article.getBoundingClientRect().right - parseFloat(style.paddingRight);
+    const tex = new Map();
+    for (const item of (window.MathJax?.startup?.document?.math ?? [])) {
+        if (item.typesetRoot) tex.set(item.typesetRoot, item.math);
+    }
+    return [...article.querySelectorAll('mjx-container[display="true"]')].map(c => {
+        const formula = c.querySelector('mjx-math') ?? c;
+        const box = formula.getBoundingClientRect();
+        const scrolls = c.scrollWidth - c.clientWidth;
+        return {excess: Math.round(Math.max(scrolls, box.right - columnRight)), width: Math.round(box.width),
+                room: Math.round(c.clientWidth), tex: (tex.get(c) ?? c.textContent).trim().slice(0, 100)};
+    }).filter(e => e.excess > 1);
+}"""
+
+# Every formula's TeX (to find control characters) and the number of MathJax errors.
+TEX_JS = """() => ({tex: [...(window.MathJax?.startup?.document?.math ?? [])].map(item => item.math),
+                  errors: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent.slice(0, 80))})"""
+
+# Two animation frames: the layout after a resize has been computed and painted.
+SETTLE_JS = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -275,6 +328,11 @@ def _inspect(browser, url: str) -> dict:
         report["text"] = page.evaluate("document.body.innerText")
         report["prose"] = page.evaluate(PROSE_JS)
         report["images"] = page.evaluate(IMAGES_JS)
+        report["equations"] = page.evaluate(EQUATIONS_JS)
+        report["tex"] = page.evaluate(TEX_JS)
+        page.set_viewport_size({"width": NARROW, "height": 900})
+        page.evaluate(SETTLE_JS)
+        report["images_narrow"] = page.evaluate(IMAGES_JS)
         return report
     finally:
         page.context.close()
@@ -307,7 +365,73 @@ def _number_problems(report: dict) -> list[str]:
 
 def _blurry_images(report: dict) -> list[str]:
     return [f"{Path(i['src']).name}: {i['natural']} px wide shown at {i['shown']:.0f} px"
-            for i in report["images"] if not i["svg"] and i["natural"] < 2 * i["shown"] - 1]
+            for i in report["images"] if i["figure"] and not i["svg"] and i["natural"] < 2 * i["shown"] - 1]
+
+
+def _distorted_images(report: dict) -> list[str]:
+    problems = []
+    for width, images in ((1280, report["images"]), (NARROW, report["images_narrow"])):
+        for i in images:
+            natural, shown = i["natural"] / i["naturalHeight"], i["shown"] / i["shownHeight"]
+            if abs(shown / natural - 1) > ASPECT_TOLERANCE:
+                drawn = f"{i['shown']:.0f}×{i['shownHeight']:.0f} (aspect {shown:.3f})"
+                problems.append(f"{Path(i['src']).name} at a {width}-px window: drawn {drawn}, "
+                                f"its file is {i['natural']}×{i['naturalHeight']} ({natural:.3f})")
+    return problems
+
+
+def _wide_equations(report: dict) -> list[str]:
+    return [f"{e['width']} px wide in {e['room']} px, {e['excess']} px too wide: {e['tex']!r}" for e in report["equations"]]
+
+
+def _raw_latex(report: dict, docstrings: bool = False) -> list[str]:
+    """Raw LaTeX in the running text; in docstrings (the API pages) ``x_i`` is their plain-text math, not LaTeX."""
+    pattern = RAW_LATEX_COMMAND if docstrings else RAW_LATEX
+    problems = [f"{m.group()!r} in {text[max(0, m.start() - 50):m.end() + 30]!r}"
+                for text in report["prose"] for m in pattern.finditer(text)]
+    problems += [f"a tab in the text {text[:80]!r}" for text in report["prose"] if "\t" in text]
+    problems += [f"a control character in the formula {tex[:80]!r}" for tex in report["tex"]["tex"] if CONTROL.search(tex)]
+    problems += [f"MathJax error {error!r}" for error in report["tex"]["errors"]]
+    return problems
+
+
+def _doubled_labels(report: dict) -> list[str]:
+    return [f"{m.group()!r} in {text[max(0, m.start() - 40):m.end() + 40]!r}"
+            for text in report["prose"] for m in DOUBLED.finditer(text)
+            if LABELS[m.group(1).lower()] == LABELS[m.group(2).lower()]]
+
+
+# Both editions: the checks of how a page is drawn and written.
+EDITIONS = [("book", name) for name in PAGES] + [("student", name) for name in STUDENT_PAGES]
+
+
+@pytest.fixture(scope="module")
+def servers(server, student_server) -> dict[str, str]:
+    return {"book": server, "student": student_server}
+
+
+@pytest.mark.parametrize(("edition", "name"), EDITIONS)
+def test_figures_keep_their_aspect_ratio(browser, servers, edition, name):
+    problems = _distorted_images(_report(browser, f"{servers[edition]}/{name}"))
+    assert not problems, f"{name} ({edition}): images drawn at another aspect ratio than their file: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize(("edition", "name"), EDITIONS)
+def test_equations_fit_the_column(browser, servers, edition, name):
+    problems = _wide_equations(_report(browser, f"{servers[edition]}/{name}"))
+    assert not problems, f"{name} ({edition}): display equations wider than the column:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(("edition", "name"), EDITIONS)
+def test_no_raw_latex_in_the_text(browser, servers, edition, name):
+    problems = _raw_latex(_report(browser, f"{servers[edition]}/{name}"), docstrings=name in DOCSTRING_PAGES)
+    assert not problems, f"{name} ({edition}): raw LaTeX in the page: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize(("edition", "name"), EDITIONS)
+def test_no_doubled_labels(browser, servers, edition, name):
+    problems = _doubled_labels(_report(browser, f"{servers[edition]}/{name}"))
+    assert not problems, f"{name} ({edition}): a label written twice: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -359,9 +483,13 @@ body {{ margin: 0; font: 16px sans-serif; }}
 article.bd-article {{ width: 640px; padding: 0 20px; }}
 pre {{ overflow: auto; font: 14px monospace; padding: 8px; margin: 0; }}
 img {{ max-width: 100%; }}
+mjx-container[display="true"] {{ display: block; overflow-x: auto; }}
+mjx-math {{ display: inline-block; }}
 </style></head><body><article class="bd-article">
 <p>A clean paragraph: the error is {number} with a {markup} and 0.5 and <code>1e-08</code> in code.</p>
-<ul><li>A list item, 300 times wider, −0.5 and 10<sup>8</sup>.</li></ul>
+<ul><li>A list item, 300 times wider, −0.5 and 10<sup>8</sup>, {latex}, as {label} shows.</li></ul>
+<mjx-container display="true"><mjx-math style="width: {equation}px">x</mjx-math></mjx-container>
+<figure><img src="wide.png" style="{squash}"></figure>
 <div class="cell"><div class="cell_input"><div class="highlight"><pre>x = 1
 {line}
 y = 2</pre></div></div>
@@ -374,9 +502,13 @@ def test_checks_pass_on_a_clean_page_and_fail_on_a_dirty_one(browser, tmp_path):
     from PIL import Image
 
     Image.new("RGB", (400, 200), "white").save(tmp_path / "figure.png")
-    clean = {"number": "0.0081", "markup": "link", "line": "z = 3  # short", "shown": 200}
+    Image.new("RGB", (1700, 600), "white").save(tmp_path / "wide.png")
+    clean = {"number": "0.0081", "markup": "link", "line": "z = 3  # short", "shown": 200, "latex": "x₁ and α",
+             "label": "Exercise 11.1", "equation": 300, "squash": "width: 850px; height: auto"}
     dirty = {"number": "8.1e+08 or -0.00", "markup": "{ref}`one-weight` and {glue:text}`k`",
-             "line": "print('a line far too long for the column', " + "'x' * 40, " * 12 + ")", "shown": 400}
+             "line": "print('a line far too long for the column', " + "'x' * 40, " * 12 + ")", "shown": 400,
+             "latex": "c\\prod_{i} a_i, $k$ and η_e\timg", "label": "the exercise Exercise 3.1 and Fig. Figure 2",
+             "equation": 900, "squash": "width: 850px; height: 306px"}
     for name, values in (("clean", clean), ("dirty", dirty)):
         (tmp_path / f"{name}.html").write_text(_FIXTURE.format(**values))
     with _serve(tmp_path) as url:
@@ -385,6 +517,14 @@ def test_checks_pass_on_a_clean_page_and_fail_on_a_dirty_one(browser, tmp_path):
         assert not report["console"] and not report["failed"] and not report["broken"]
     assert (_overflow_problems(good), _markup_problems(good), _number_problems(good), _blurry_images(good)) == (
         [], [], [], [])
+    assert (_distorted_images(good), _wide_equations(good), _raw_latex(good), _doubled_labels(good)) == ([], [], [], [])
+    assert len(_distorted_images(bad)) == 2, "squashed at both window widths"
+    [wide] = _wide_equations(bad)
+    assert "px too wide" in wide
+    raw = _raw_latex(bad)
+    assert [p.split(" in ")[0] for p in raw if not p.startswith("a tab")] == ["'\\\\prod'", "'a_i'", "'$'", "'$'", "'η_e'"]
+    assert sum(p.startswith("a tab") for p in raw) == 1
+    assert [p.split(" in ")[0] for p in _doubled_labels(bad)] == ["'exercise Exercise'", "'Fig. Figure'"]
     [overflow] = bad["overflow"]
     assert (overflow["cell"], overflow["kind"], overflow["head"], overflow["lines"]) == (1, "input", "x = 1", 1)
     assert overflow["first"] == dirty["line"] and overflow["excess"] > 100
@@ -419,6 +559,21 @@ def test_screenshot(browser, server, name, full_page):
     path = ARTIFACTS / f"{Path(name).stem}.png"
     page.screenshot(path=path, full_page=full_page)
     assert path.stat().st_size > 50_000 and not problems["console"]
+    page.context.close()
+
+
+@pytest.mark.parametrize(("name", "selector", "shot"), [
+    ("chapters/02_one_neuron.html", "#fig-neuron-widget", "fig-3.2_fig-neuron-widget.png"),
+    ("chapters/10_residual.html", "#key-takeaways", "chapter-11_key-takeaways.png")])
+def test_element_screenshot(browser, server, name, selector, shot):
+    """At 1280 pixels: Fig. 3.2 (the unit disk must be round) and chapter 11's key takeaways."""
+    page, problems = _visit(browser, f"{server}/{name}")
+    _typeset(page)
+    element = page.locator(selector)
+    assert element.count() == 1, f"{name} has no {selector}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    element.screenshot(path=ARTIFACTS / shot)
+    assert (ARTIFACTS / shot).stat().st_size > 10_000 and not problems["console"]
     page.context.close()
 
 
@@ -479,10 +634,27 @@ def _file_text(path: Path) -> str:
     return _normalise(raw)
 
 
+LECTURER_PAGES = ["teaching.html"]  # how hidden tests work, grading: not in the student edition
+
+
 def test_student_edition_is_built():
     assert (STUDENT_HTML / "index.html").is_file(), "no _build/student/html: run `make book-student` (make test does)"
-    assert STUDENT_PAGES == PAGES, "the student edition has the teacher edition's pages"
+    assert set(LECTURER_PAGES) <= set(PAGES)
+    assert STUDENT_PAGES == [p for p in PAGES if p not in LECTURER_PAGES], "the teacher edition's pages but the lecturers'"
     assert len(_solution_pieces()) > 50, "the teacher edition holds the solutions"
+
+
+def test_the_student_edition_says_it_leaves_out_the_solutions(browser, student_server, server):
+    """Its landing page says so where the main edition mentions folded solutions; no page explains hidden tests."""
+    student = _normalise(_report(browser, f"{student_server}/intro.html")["text"])
+    teacher = _normalise(_report(browser, f"{server}/intro.html")["text"])
+    assert "folded solutions" in teacher and "folded solutions" not in student
+    assert "student edition" in student and "not the worked solutions" in student
+    assert "student edition" not in teacher
+    for name in STUDENT_PAGES:
+        text = _file_text(STUDENT_HTML / name).lower()
+        assert "hidden test" not in text and "autograder" not in text, f"{name} (student edition) explains the grading"
+    assert not (STUDENT_HTML / "downloads" / "lottobook-source.tar.gz").exists(), "the source holds the solutions"
 
 
 def _student_problems(report: dict, name: str) -> list[str]:
