@@ -125,7 +125,7 @@ EXERCISE_CHAPTERS = [s for s in SOURCES if s.stem not in APPENDIX]
 
 
 @pytest.mark.parametrize("source", EXERCISE_CHAPTERS, ids=lambda p: p.stem)
-def test_exercises_come_last_with_folded_solutions_after_the_key_takeaways(source):
+def test_exercises_come_last_with_folded_solutions_after_the_key_takeaways_and_further_reading(source):
     text = source.read_text()
     exercises = text.count("```{exercise}")
     assert 2 <= exercises <= 3
@@ -133,7 +133,8 @@ def test_exercises_come_last_with_folded_solutions_after_the_key_takeaways(sourc
     assert text.count(":class: dropdown") >= exercises
     assert text.rindex("\n## ") == text.index("\n## Exercises\n"), "exercises are the last section"
     sections = re.findall(r"^## (.+)$", text, flags=re.M)
-    assert sections[-2:] == ["Key takeaways", "Exercises"], "a chapter ends with its key takeaways, then exercises"
+    assert sections[-3:] == ["Key takeaways", "Further reading", "Exercises"], \
+        "a chapter ends with its key takeaways, further reading, then exercises"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
