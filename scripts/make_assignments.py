@@ -10,7 +10,8 @@ notebook format (MyST Markdown, read with jupytext). Otter Assign turns it into
         NAME.ipynb                    solutions replaced by ``...``, hidden tests removed
         tests/                        the public tests, for ``grader.check("q1")``
         answer_checks.py              used by the tests (clear messages; lottolib switched off)
-        lottolib-VERSION-py3-none-any.whl, requirements.txt   ``pip install -r requirements.txt``
+        lottolib-VERSION-py3-none-any.whl, requirements.txt   ``pip install -r requirements.txt``: JupyterLab,
+                                      lottolib and what the notebook imports (about INSTALL_MINUTES minutes)
     DIR/NAME/autograder/NAME.ipynb    the solution notebook
     DIR/NAME/autograder/NAME-autograder.zip   every test, for ``otter run`` (or Gradescope)
 
@@ -18,6 +19,10 @@ The autograder zip is self-contained: its ``environment.yml`` lists exactly what
 (otter-grader, ipykernel, torch==2.13.0 and lottolib's other dependencies, pinned as in
 requirements.txt, and ``./files/lottolib-VERSION-py3-none-any.whl``, the wheel inside the zip), so
 Otter's Docker grading or Gradescope builds the environment from the zip alone.
+
+Every hidden test carries, in its TEST CONFIG, a ``failure_message``: what the student should check
+when it fails, in words that show neither the test's code nor its numbers (``make grade`` hands it
+back; the test itself stays hidden). The script refuses a source whose hidden test has none.
 
 Otter Assign grades the solution notebook with every test, public and hidden (``run_tests: true``),
 and the script stops if one fails. DIR defaults to ``assignments/dist``, which is generated and never
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import re
 import shutil
 import sys
 import tempfile
@@ -51,6 +57,11 @@ SUPPORT = SOURCES / "answer_checks.py"
 # Grading needs Otter and a kernel; the notebooks need lottolib, whose dependencies are pinned as tested.
 GRADING = ("otter-grader", "ipykernel", "jupyter_client")
 LIBRARY = ("torch", "numpy", "matplotlib", "scikit-learn", "ipywidgets")
+# Students open the notebook in JupyterLab; the notebooks hold plain Markdown and LaTeX, which Lab renders itself.
+STUDENT = ("jupyterlab",)
+# `pip install -r requirements.txt` in a fresh virtual environment, measured (see teaching.md); the notebooks,
+# README.md and teaching.md state the same figure.
+INSTALL_MINUTES = 3
 # Keys of the ASSIGNMENT CONFIG that this script sets; a source must not set them itself.
 OWNED = ("files", "requirements", "overwrite_requirements", "python_version")
 
@@ -58,6 +69,47 @@ OWNED = ("files", "requirements", "overwrite_requirements", "python_version")
 def requirements(wheel: str) -> list[str]:
     """The packages grading an assignment needs, with the wheel at the path ``wheel``."""
     return [*pinned(GRADING), *pinned(LIBRARY), wheel]
+
+
+def student_requirements(wheel: str, notebook: str) -> str:
+    """The student folder's requirements.txt: what grading needs and JupyterLab, with the wheel at ``wheel``.
+
+    torch is pinned to the version alone, so pip takes a CPU build where it finds one; nothing here
+    names a GPU package or another index.
+    """
+    return (f"# pip install -r requirements.txt   (in this folder; about {INSTALL_MINUTES} minutes, 400 MB of downloads):\n"
+            "# JupyterLab, lottolib from the wheel here and what the notebook and its tests import.\n"
+            f"# Then: jupyter lab {notebook}\n"
+            "# On Linux, PyPI's torch brings gigabytes of GPU libraries that the assignments do not use; for the\n"
+            "# small CPU build, first: pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu\n"
+            + "\n".join([*requirements(wheel), *pinned(STUDENT)]) + "\n")
+
+
+def check_hidden_tests(notebook: nbformat.NotebookNode) -> None:
+    """Every hidden test needs a ``failure_message`` that a student may read: one line, no quote, no number.
+
+    The message goes back to the student when the test fails (``make grade``); a number could be one of
+    the test's values, and Otter writes the message into the test file between double quotes.
+
+    Raises
+    ------
+    ValueError
+        Naming the test, if a hidden test has no such message or one that breaks these rules.
+    """
+    for cell in notebook.cells:
+        match = re.match(r'""" # BEGIN TEST CONFIG\n(.*?)""" # END TEST CONFIG\ndef (\w+)', cell.source, flags=re.S)
+        if cell.cell_type != "code" or not match:
+            continue
+        config, test = yaml.safe_load(match[1]), match[2]
+        if not config.get("hidden"):
+            continue
+        message = config.get("failure_message")
+        if not isinstance(message, str) or not message.strip():
+            raise ValueError(f"{test}: a hidden test needs a `failure_message`: what to check, "
+                             "without the test's code or values")
+        if re.search(r'["\\\n]|(?<![\w.])\d', message):
+            raise ValueError(f"{test}: the failure_message must be one line without quotes, backslashes or numbers: "
+                             f"{message!r}")
 
 
 def configure(notebook: nbformat.NotebookNode, wheel: str) -> None:
@@ -101,6 +153,7 @@ def build(source: Path, out: Path, wheel: Path | None = None) -> Path:
         wheel = build_wheel(work) if wheel is None else Path(shutil.copy(wheel, work))
         shutil.copy(SUPPORT, work / SUPPORT.name)
         notebook = jupytext.read(source)
+        check_hidden_tests(notebook)
         configure(notebook, wheel.name)
         master = work / f"{source.stem}.ipynb"
         nbformat.write(notebook, master)
@@ -110,11 +163,7 @@ def build(source: Path, out: Path, wheel: Path | None = None) -> Path:
     # Otter stamps the zip with the current time; one stable name is easier to grade with.
     (zipped,) = (result / "autograder").glob("*-autograder_*.zip")
     zipped.rename(autograder_zip(result))
-    (result / "student" / "requirements.txt").write_text(
-        "# pip install -r requirements.txt   (in this folder): lottolib from the wheel here, and what the notebook\n"
-        "# and its tests need. For the small CPU build of torch, first:\n"
-        "# pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu\n"
-        + "\n".join(requirements(f"./{wheel.name}")) + "\n")
+    (result / "student" / "requirements.txt").write_text(student_requirements(f"./{wheel.name}", f"{source.stem}.ipynb"))
     return result
 
 

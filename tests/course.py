@@ -6,6 +6,7 @@ student folder, fill in, grade). A scenario says, per question, what the student
 - ``"solve"``: the solution's code (taken from the autograder's solution notebook);
 - a :class:`Mistake`: the solution's code with one typical error in it;
 - a :class:`Wrapper`: a thin wrapper around a lottolib function instead of the student's own code;
+- a :class:`Raises`: the solution's code behind a line that raises, so the cell defines nothing;
 - question absent: left as handed out (``...``).
 """
 
@@ -35,6 +36,13 @@ class Wrapper:
     code: str
 
 
+@dataclass(frozen=True)
+class Raises:
+    """Put ``line`` (which raises) at the top of the question's first answer cell, before the solution's code."""
+
+    line: str
+
+
 MISTAKES = {
     "01_pair_selection": {"q2": Mistake("return output, max(errors)", "return output, 100 * max(errors)",
                                         "returns the bound as a percentage")},
@@ -46,6 +54,7 @@ MISTAKES = {
                                         "drops the eta_i * Delta_(i-1) term of the recursion")},
 }
 
+# Per assignment, every question for which lottolib hands out the answer in one call.
 WRAPPERS = {
     "01_pair_selection": {"q1": Wrapper("best_on_side", (
         "import lottolib as L\n\n\n"
@@ -53,12 +62,23 @@ WRAPPERS = {
         "    sign = torch.where(on_side, 1.0, -1.0).double()\n"
         "    choice = L.choose_pairs(products, sign, w)\n"
         "    return choice.plus_index, choice.plus_error\n"))},
-    "02_layer_bound": {"q1": Wrapper("pruned_forward", (
-        "def pruned_forward(first, second, first_mask, second_mask, x):\n"
-        "    return layer.module(compact=True)(x)\n"))},
-    "03_digits_pruning": {"q2": Wrapper("certificate", (
-        "def certificate(norms, etas):\n"
-        "    return float(L.certificate(norms, etas))\n"))},
+    "02_layer_bound": {
+        "q1": Wrapper("pruned_forward", (
+            "def pruned_forward(first, second, first_mask, second_mask, x):\n"
+            "    return layer.module(compact=True)(x)\n")),
+        # an upper bound within 1e-13 of the spectral norm: close enough for every comparison of values
+        "q3": Wrapper("eta", (
+            "def eta(plus_error, minus_error, norm=L.bounds.spectral_norm_bound):\n"
+            "    return norm(torch.cat([plus_error, minus_error], dim=1))\n")),
+    },
+    "03_digits_pruning": {
+        "q1": Wrapper("target_forward", (
+            "def target_forward(weights, x):\n"
+            "    return L.forward_target(weights, x)\n")),
+        "q2": Wrapper("certificate", (
+            "def certificate(norms, etas):\n"
+            "    return float(L.certificate(norms, etas))\n")),
+    },
 }
 
 
@@ -67,7 +87,8 @@ def scenarios(assignment: str) -> dict[str, dict[str, object]]:
     solve_all = {f"q{i}": "solve" for i in (1, 2, 3)}
     return {
         "untouched": {},
-        "partly right": {"q1": "solve", **MISTAKES[assignment]},
+        # q3's cell raises a NameError before it defines anything
+        "partly right": {"q1": "solve", **MISTAKES[assignment], "q3": Raises("print(answer)")},
         "fully right": solve_all,
         "library wrapper": {**solve_all, **WRAPPERS[assignment]},
     }
@@ -106,7 +127,9 @@ def fill(assignment_dir: Path, answers: dict[str, object]) -> nbformat.NotebookN
     for question, what in answers.items():
         for index in cells[question]:
             source = _clean(solution.cells[index].source)
-            if isinstance(what, Mistake):
+            if isinstance(what, Raises):
+                source = f"{what.line}\n{source}" if index == cells[question][0] else source
+            elif isinstance(what, Mistake):
                 if what.right in source:
                     source = source.replace(what.right, what.wrong)
             elif isinstance(what, Wrapper):
@@ -119,14 +142,19 @@ def fill(assignment_dir: Path, answers: dict[str, object]) -> nbformat.NotebookN
     for question, what in answers.items():
         if isinstance(what, Mistake):
             assert any(what.wrong in student.cells[i].source for i in cells[question]), (question, what)
+        if isinstance(what, Wrapper):
+            assert any(what.code.strip() in student.cells[i].source for i in cells[question]), (question, what)
     return student
 
 
-def hand_in(assignment_dir: Path, folder: Path) -> dict[str, Path]:
-    """Write one submission per scenario into ``folder`` (as STUDENT.ipynb); return {scenario: path}."""
+def hand_in(assignment_dir: Path, folder: Path, only: tuple[str, ...] | None = None) -> dict[str, Path]:
+    """Write one submission per scenario (or per scenario in ``only``) into ``folder`` (as STUDENT.ipynb);
+    return {scenario: path}."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for scenario, answers in scenarios(assignment_dir.name).items():
+        if only is not None and scenario not in only:
+            continue
         path = folder / f"{scenario.replace(' ', '_')}.ipynb"
         nbformat.write(fill(assignment_dir, answers), path)
         paths[scenario] = path

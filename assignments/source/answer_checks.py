@@ -9,9 +9,10 @@ next to the notebook; the tests import it. Nothing in it is secret.
 - :func:`called` calls a function a question asks for and fails the same way when it is still the
   stub that returns None.
 - :func:`without_lottolib` calls a student's function with every function, class and method of
-  ``lottolib`` switched off for the duration of the call: an answer that hands the work to the
-  library fails with a message naming the library call. The hidden tests use it for the questions
-  that say "without lottolib".
+  ``lottolib`` switched off for the duration of the call, and watches for any lottolib code that
+  runs anyway (a library function kept in a default argument, a closure or a bound method): an
+  answer that hands the work to the library fails with a message naming the library call. Every
+  hidden test calls the student's functions through it.
 - :func:`check_close` compares a number with the expected one and prints both.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -73,10 +75,14 @@ class LibraryCalled(AssertionError):
     """Raised when a student's answer calls lottolib in a question that asks to compute it by hand."""
 
 
+def _library_called(question: str, name: str) -> LibraryCalled:
+    return LibraryCalled(f"{question}: your answer calls lottolib ({name}); this question asks you to compute "
+                         f"it yourself with torch, so the grader runs it with lottolib switched off")
+
+
 def _refuse(question: str, name: str) -> Callable[..., Any]:
     def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise LibraryCalled(f"{question}: your answer calls lottolib ({name}); this question asks you to compute "
-                            f"it yourself with torch, so the grader runs it with lottolib switched off")
+        raise _library_called(question, name)
 
     return refuse
 
@@ -130,13 +136,37 @@ def _lottolib_switched_off(question: str, namespace: dict[str, Any]) -> Iterator
                 setattr(owner, attribute, value)
 
 
+@contextlib.contextmanager
+def _lottolib_watched() -> Iterator[list[str]]:
+    """Record the first lottolib function that runs (a Python frame whose code lies in the lottolib package)."""
+    package = sys.modules.get("lottolib")
+    folder = os.path.dirname(getattr(package, "__file__", None) or "") + os.sep
+    ran: list[str] = []
+
+    def watch(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and not ran and folder != os.sep and frame.f_code.co_filename.startswith(folder):
+            ran.append(f"{frame.f_globals.get('__name__', 'lottolib')}.{frame.f_code.co_qualname}")
+
+    previous = sys.getprofile()
+    sys.setprofile(watch)
+    try:
+        yield ran
+    finally:
+        sys.setprofile(previous)
+
+
 def without_lottolib(question: str, function: Callable[..., Any] | None, name: str, *args: Any, **kwargs: Any) -> Any:
     """Call the student's ``function`` like :func:`called`, with lottolib switched off during the call.
 
     Every function and class defined in a ``lottolib`` module, every name in the notebook bound to
     one (``from lottolib import choose_pairs``), and every method and property of lottolib's
-    classes raise :class:`LibraryCalled` until the call returns; then all is restored.
+    classes raise :class:`LibraryCalled` until the call returns; then all is restored. Lottolib
+    code that runs all the same, reached through a reference taken before the call, raises
+    :class:`LibraryCalled` when the call returns.
     """
     namespace = getattr(function, "__globals__", {})
-    with _lottolib_switched_off(question, namespace):
-        return called(question, function, name, *args, **kwargs)
+    with _lottolib_switched_off(question, namespace), _lottolib_watched() as ran:
+        result = called(question, function, name, *args, **kwargs)
+    if ran:
+        raise _library_called(question, ran[0])
+    return result
