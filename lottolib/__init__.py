@@ -18,6 +18,7 @@ from .network import (
     target_weights,
 )
 from .one_weight import OneWeight, PairChoice, choose_pairs, prune_one_weight
+from .own_model import ModelConstruction, prune_model
 from .probability import (
     empirical_success_probability,
     layer_width_bound,
@@ -38,6 +39,7 @@ __all__ = [
     "EmpiricalError",
     "LayerConstruction",
     "MemoryLimitError",
+    "ModelConstruction",
     "NetworkConstruction",
     "OneWeight",
     "PairChoice",
@@ -55,6 +57,7 @@ __all__ = [
     "pair_success_probability",
     "prune_block",
     "prune_layer",
+    "prune_model",
     "prune_one_weight",
     "prune_random_network",
     "pruned_sequential",

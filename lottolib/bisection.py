@@ -14,20 +14,24 @@ __all__ = ["smallest_k"]
 T = TypeVar("T")
 
 
-def smallest_k(attempt: Callable[[int], T], works: Callable[[T], bool], *, precision: float = 0.02) -> tuple[int, T]:
+def smallest_k(attempt: Callable[[int], T], works: Callable[[T], bool], *, precision: float = 0.02,
+               ceiling: int | None = None) -> tuple[int, T]:
     """The smallest k on the doubling-then-bisection path with ``works(attempt(k))``, and that attempt.
 
     k = 1, 2, 4, … until an attempt works; then bisection between the last failure and the first
     success, until they are within ``precision`` of the success (or adjacent). Success is assumed
     monotone in k; where it is not, the k returned works and its half-way neighbours on the path
     did not. ``attempt`` may raise to stop the search (e.g. at a memory limit); the error propagates.
+    With a ``ceiling``, k never exceeds it: the doubling stops at the ceiling, and if that attempt fails
+    too, (ceiling, its attempt) is returned, which the caller recognises by ``works`` being False.
     """
-    high = 1
+    low, high = 0, 1  # low: the last k that failed (or 0)
     result = attempt(high)
     while not works(result):
-        high *= 2
+        if ceiling is not None and high >= ceiling:
+            return high, result
+        low, high = high, 2 * high if ceiling is None else min(2 * high, ceiling)
         result = attempt(high)
-    low = high // 2  # fails (or 0)
     while high - low > max(1, math.ceil(precision * high)):
         middle = (low + high) // 2
         candidate = attempt(middle)

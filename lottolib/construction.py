@@ -6,7 +6,8 @@ searched (edge-popup), the result is a :class:`Construction` with
 - ``masks`` and ``random_weights``: one boolean mask and one tensor of sampled weights (float32,
   as drawn) per weight-bearing layer of :meth:`~Construction.module`, in the same order;
 - ``certificate``: a float ≥ sup over ‖x‖₂ ≤ 1 of ‖G̃(x) − F(x)‖₂ in exact arithmetic, every
-  step rounded outward (``math.inf`` where there is none);
+  step rounded outward (``math.inf`` where there is none); over ‖x‖₂ ≤ ``input_radius`` for a
+  construction that says so (:func:`lottolib.prune_model`'s, for a trained model's own inputs);
 - ``eps``, ``succeeded`` and ``message``: whether the certificate meets the tolerance asked for;
 - :meth:`~Construction.module`: the torch module, full (the random network with every pruned
   weight +0.0) or compact (only the hidden units in use; the same function);
@@ -99,6 +100,18 @@ class Construction(ABC):
     @abstractmethod
     def target_forward(self, x: torch.Tensor) -> torch.Tensor:
         """F(x), the function approximated, in float64, for a batch ``x`` of shape ``(m, *input_shape)``."""
+
+    @property
+    def input_radius(self) -> float:
+        """r: the certificate holds for ‖x‖₂ ≤ r (1, the unit ball, for every construction but
+        :func:`lottolib.prune_model`'s)."""
+        return 1.0
+
+    @property
+    def positively_homogeneous(self) -> bool:
+        """Whether G̃ − F is positively homogeneous (bias-free networks): then its largest error on a ball lies on
+        the ball's sphere, where :func:`lottolib.empirical_error` searches; otherwise it searches the whole ball."""
+        return True
 
     @property
     def kept_parameters(self) -> int:

@@ -52,7 +52,8 @@ def sample_unit_ball(count: int, d: int, seed: object, *, on_sphere_fraction: fl
 
 @dataclass(frozen=True)
 class EmpiricalError:
-    """Measured sup-error of a pruned network against its target on ‖x‖₂ ≤ 1, beside its certificate.
+    """Measured sup-error of a pruned network against its target on ‖x‖₂ ≤ 1 (on ‖x‖₂ ≤ ``input_radius`` for a
+    construction that has one), beside its certificate.
 
     ``sampled``: max over random inputs; ``adversarial``: the best a strong adversary finds (never
     below ``sampled``); both ≤ ``certificate``.
@@ -73,6 +74,10 @@ def empirical_error(
     input_shape: tuple[int, ...] | None = None,
 ) -> EmpiricalError:
     """max ‖G̃(x) − F(x)‖₂ over ‖x‖₂ ≤ 1, measured two ways, in float64, against the construction's own target.
+
+    Over ‖x‖₂ ≤ r for a construction whose :attr:`~lottolib.Construction.input_radius` is r (the points below
+    are scaled by r), and in the whole ball, not only on its sphere, when the error is not positively
+    homogeneous (:attr:`~lottolib.Construction.positively_homogeneous`: a trained model with biases).
 
     Parameters
     ----------
@@ -118,8 +123,10 @@ def empirical_error(
                  noun="float64 values", bytes_per_value=16,
                  advice=f"Use fewer samples or smaller inputs, or {RAISE_LIMIT}")  # the points, and d sign flips of d
     pruned = construction.module(compact=True)
+    radius = construction.input_radius
 
-    def gap(x: torch.Tensor) -> torch.Tensor:
+    def gap(u: torch.Tensor) -> torch.Tensor:  # u in the unit ball, x = r·u in the certificate's
+        x = radius * u
         return (pruned(x) - construction.target_forward(x)).flatten(1).norm(dim=1)
 
     x = sample_unit_ball(samples, math.prod(shape), seed).view(samples, *shape)
@@ -127,5 +134,6 @@ def empirical_error(
         errors = gap(x)
     sampled = float(errors.max())
     search = strong_adversary(gap, shape, samples=samples, starts=starts, steps=check_positive_int(steps, "steps"),
-                              extra_starts=construction.adversary_starts(), seed=derived(seed, "adversary"))
+                              extra_starts=construction.adversary_starts(), seed=derived(seed, "adversary"),
+                              on_sphere=construction.positively_homogeneous)
     return EmpiricalError(sampled, max(sampled, search.error), construction.certificate)
