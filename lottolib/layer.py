@@ -9,7 +9,9 @@ The first layer is shared by all outputs. The pruned block computes exactly
 
 so ‖block(x) − W x‖₂ ≤ η ‖x‖₂ with η = ‖[E⁺ | E⁻]‖₂ (spectral norm, rounded outward). With
 ``method="subset_sum"`` each side keeps the best *subset* of its units instead of one unit
-(:mod:`lottolib.subset_sum`); the exact error, η and the masks' meaning are the same.
+(:mod:`lottolib.subset_sum`); the exact error, η and the masks' meaning are the same. Given ``eps``,
+SubsetSum stops searching a weight once its error is small enough for η ≤ ε (a per-weight
+tolerance), and searches every weight fully only if that η misses ε (``exact=True`` always does).
 
 Introduced in chapter 3, *One neuron*, and chapter 4, *One layer*; SubsetSum in chapter 9.
 """
@@ -28,7 +30,15 @@ from .checks import as_matrix, check_bounded, check_eps, check_positive_int
 from .construction import Construction, masked
 from .one_weight import choose_pairs
 from .random_network import RandomBlock, linear, relu_stack, sample_block
-from .subset_sum import SubsetChoice, choose_subsets, eta_floor, floor_note, values_per_weight
+from .subset_sum import (
+    SubsetChoice,
+    choose_subsets,
+    eta_floor,
+    floor_note,
+    full_search_lower_bound,
+    layer_tolerance,
+    values_per_weight,
+)
 
 __all__ = ["CHUNK_ELEMENTS", "METHODS", "LayerConstruction", "prune_block", "prune_layer"]
 
@@ -47,7 +57,9 @@ class LayerConstruction(Construction):
     random block (first (d·k, d), second (n, d·k), float32); ``first_mask`` (d·k, d) and
     ``second_mask`` (n, d·k), boolean; ``plus_error``/``minus_error`` (n, d), the signed
     per-weight errors E⁺, E⁻ (float64). ``method`` is one of :data:`METHODS`. The certificate is
-    η (see :attr:`eta`).
+    η (see :attr:`eta`). ``exact`` is False when SubsetSum stopped some weights' search once they
+    met the tolerance for ``eps`` (True for the full search and for the pair method);
+    ``searched`` (2, n, d), SubsetSum only, the units searched on the plus and minus side.
     """
 
     target: torch.Tensor
@@ -58,6 +70,8 @@ class LayerConstruction(Construction):
     minus_error: torch.Tensor
     method: str = "pair"
     eps: float | None = None
+    exact: bool = True
+    searched: torch.Tensor | None = None
 
     @cached_property
     def kept_counts(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -169,8 +183,40 @@ def _values_per_weight(method: str, k: int) -> int:
     return values_per_weight(k)
 
 
+def _choose(method: str, block: RandomBlock, target: torch.Tensor, tolerance: float) -> SubsetChoice:
+    """Every weight's choice, chunked over output rows (at most ``CHUNK_ELEMENTS`` candidate values at once)."""
+    n, d = target.shape
+    k = block.k
+    u = _group_first_weights(block)
+    second = block.second.view(n, d, k)
+    rows = max(1, CHUNK_ELEMENTS // (d * _values_per_weight(method, k)))
+    if method == "pair":
+        parts = [_pair_choice(second[start : start + rows].double() * u, u, target[start : start + rows])
+                 for start in range(0, n, rows)]
+        return SubsetChoice(torch.cat([p.keep for p in parts]), torch.cat([p.plus_error for p in parts]),
+                            torch.cat([p.minus_error for p in parts]))
+    parts = [choose_subsets(second[start : start + rows].double() * u, u, target[start : start + rows],
+                            tolerance=tolerance)
+             for start in range(0, n, rows)]
+    return SubsetChoice(*(torch.cat([getattr(p, name) for p in parts]) for name in ("keep", "plus_error", "minus_error")),
+                        *(torch.cat([getattr(p, name) for p in parts], dim=1) for name in ("searched", "complete")))
+
+
+def _construction(block: RandomBlock, target: torch.Tensor, choice: SubsetChoice, method: str,
+                  eps: float | None, exact: bool) -> LayerConstruction:
+    n, d = target.shape
+    k = block.k
+    second_mask = choice.keep.reshape(n, d * k)
+    used_units = second_mask.any(dim=0).nonzero(as_tuple=True)[0]
+    first_mask = torch.zeros(d * k, d, dtype=torch.bool)
+    first_mask[used_units, used_units // k] = True
+    return LayerConstruction(target=target, block=block, first_mask=first_mask, second_mask=second_mask,
+                             plus_error=choice.plus_error, minus_error=choice.minus_error, method=method, eps=eps,
+                             exact=exact, searched=choice.searched)
+
+
 def prune_block(
-    block: RandomBlock, target: object, *, method: str = "pair", eps: float | None = None
+    block: RandomBlock, target: object, *, method: str = "pair", eps: float | None = None, exact: bool = False
 ) -> LayerConstruction:
     """Prune a sampled random block so that it approximates x ↦ target·x.
 
@@ -183,7 +229,12 @@ def prune_block(
     method
         ``"pair"`` (one unit per side, chapter 2) or ``"subset_sum"`` (a subset per side, chapter 9).
     eps
-        If given, ``succeeded`` says whether η ≤ eps.
+        If given, ``succeeded`` says whether η ≤ eps, and SubsetSum stops searching a weight as soon
+        as its error is at most :func:`~lottolib.subset_sum.layer_tolerance` (eps, n, d); if η then
+        misses eps, every weight is searched fully (so the layer succeeds whenever the full search does).
+    exact
+        SubsetSum only: search every weight fully (the best subset of its top window) even when eps
+        is met earlier.
 
     Returns
     -------
@@ -203,31 +254,19 @@ def prune_block(
     n, d = target.shape
     if (block.n, block.d) != (n, d):
         raise ValueError(f"target is {n}x{d} but the random block maps {block.d} inputs to {block.n} outputs")
-    k = block.k
-    u = _group_first_weights(block)
-    second = block.second.view(n, d, k)
-    choose = _pair_choice if method == "pair" else choose_subsets
-    rows = max(1, CHUNK_ELEMENTS // (d * _values_per_weight(method, k)))
-    parts = [choose(second[start : start + rows].double() * u, u, target[start : start + rows])
-             for start in range(0, n, rows)]
-    second_mask = torch.cat([p.keep for p in parts]).view(n, d * k)
-    used_units = second_mask.any(dim=0).nonzero(as_tuple=True)[0]
-    first_mask = torch.zeros(d * k, d, dtype=torch.bool)
-    first_mask[used_units, used_units // k] = True
-    return LayerConstruction(
-        target=target,
-        block=block,
-        first_mask=first_mask,
-        second_mask=second_mask,
-        plus_error=torch.cat([p.plus_error for p in parts]),
-        minus_error=torch.cat([p.minus_error for p in parts]),
-        method=method,
-        eps=eps,
-    )
+    if method == "pair" or eps is None or exact:
+        return _construction(block, target, _choose(method, block, target, 0.0), method, eps, exact=True)
+    choice = _choose(method, block, target, layer_tolerance(eps, n, d))
+    staged = _construction(block, target, choice, method, eps, exact=False)
+    assert choice.complete is not None
+    if staged.eta <= eps or full_search_lower_bound(torch.cat([staged.plus_error, staged.minus_error], dim=1),
+                                                    torch.cat([choice.complete[0], choice.complete[1]], dim=1)) > eps:
+        return staged  # certified, or the full search cannot certify either
+    return _construction(block, target, _choose(method, block, target, 0.0), method, eps, exact=True)
 
 
 def prune_layer(
-    target: object, *, k: int, seed: object, method: str = "pair", eps: float | None = None
+    target: object, *, k: int, seed: object, method: str = "pair", eps: float | None = None, exact: bool = False
 ) -> LayerConstruction:
     """Sample a random block with k units per input from ``seed`` and prune it to approximate ``target``.
 
@@ -239,7 +278,7 @@ def prune_layer(
         Hidden units per input coordinate: the block has d·k hidden units.
     seed
         A non-negative integer or a ``torch.Generator``.
-    method, eps
+    method, eps, exact
         As in :func:`prune_block`.
 
     Returns
@@ -255,4 +294,4 @@ def prune_layer(
     matrix = check_bounded(as_matrix(target, "target"), "target")
     k = check_positive_int(k, "k")
     n, d = matrix.shape
-    return prune_block(sample_block(d, n, k, seed), matrix, method=method, eps=eps)
+    return prune_block(sample_block(d, n, k, seed), matrix, method=method, eps=eps, exact=exact)

@@ -18,6 +18,7 @@ Introduced in chapter 5, *Deep networks*.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -268,7 +269,7 @@ class NetworkConstruction(CompositeConstruction):
 
 
 def _build(weights: list[torch.Tensor], ks: list[int], eps: float, seed: object, method: str,
-           proved: float | None = None) -> NetworkConstruction:
+           proved: float | None = None, exact: bool = False) -> NetworkConstruction:
     """Sample and prune; ``proved`` is δ when ks is the proved width (for the memory message)."""
     shapes = [(d * k, d) if first else (n, d * k)
               for (n, d), k in zip((w.shape for w in weights), ks, strict=True) for first in (True, False)]
@@ -278,10 +279,75 @@ def _build(weights: list[torch.Tensor], ks: list[int], eps: float, seed: object,
         what = f"the proved width for eps={eps:g} and delta={proved:g}, k = {format_widths(ks)} units per input,"
         advice = LARGER_EPS
     sampled = sample_weights(shapes, seed, what=what, advice=advice)
-    layers = [prune_block(RandomBlock(first, second, k), weight, method=method)
-              for weight, k, first, second in zip(weights, ks, sampled[0::2], sampled[1::2], strict=True)]
+    blocks = [RandomBlock(first, second, k) for k, first, second in zip(ks, sampled[0::2], sampled[1::2], strict=True)]
+    if method == "subset_sum" and not exact:
+        layers = _prune_within_budgets(blocks, weights, eps)
+    else:
+        layers = [prune_block(block, weight, method=method) for block, weight in zip(blocks, weights, strict=True)]
     checked = check_seed(seed)
     return NetworkConstruction(weights, layers, eps, checked if isinstance(checked, int) else None)
+
+
+def _shares(weights: list[torch.Tensor]) -> list[float]:
+    """Each layer's share of the error budget, ∝ (n d √(√n + √(2d)))^{2/3} for an n×d layer.
+
+    SubsetSum's time for a layer is about its n·d weights times 2^{m/2} for m units searched, and
+    m grows like log₂(1/t) for a per-weight tolerance t ∝ η_i / (√n + √(2d)) (see
+    :func:`~lottolib.subset_sum.layer_tolerance`): time ∝ n d √((√n + √(2d)) / η_i). Minimising the
+    sum over layers for a fixed Σ η_i gives these shares: large layers get most of ε.
+    """
+    costs = [(w.shape[0] * w.shape[1] * math.sqrt(math.sqrt(w.shape[0]) + math.sqrt(2 * w.shape[1]))) ** (2 / 3)
+             for w in weights]
+    return [cost / sum(costs) for cost in costs]
+
+
+def _next_budget(norms: list[float], etas: list[float], shares: list[float], eps: float) -> float:
+    """The η the next layer may have: the largest x·shares[i] (i = len(etas)) such that the certificate
+    with the layers built so far at their ``etas`` and every layer from i on at x·share stays at most
+    eps (bisection; 0 when the layers so far leave nothing)."""
+    i = len(etas)
+
+    def fits(x: float) -> bool:
+        return bounds.certificate(norms, etas + [x * share for share in shares[i:]]) <= eps * (1 - 1e-9)
+
+    if not fits(0.0):
+        return 0.0
+    low, high = 0.0, eps
+    while fits(high) and high < 1e300:
+        low, high = high, 2 * high
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low * shares[i]
+
+
+def _prune_within_budgets(blocks: list[RandomBlock], weights: list[torch.Tensor], eps: float) -> list[LayerConstruction]:
+    """SubsetSum layers, each searched only until its η meets its share of eps (:func:`_next_budget`).
+
+    Layer i's certificate term is η for the first layer and η⁺ after it (the network's
+    certificate); a layer that leaves budget unused passes it on. If the certificate still
+    misses eps while some layers stopped early and the full search could make it meet eps, those
+    layers are searched fully: the network then succeeds whenever the full search of every layer does.
+    """
+    norms = [bounds.spectral_norm_bound(w) for w in weights]
+    shares = _shares(weights)
+    layers: list[LayerConstruction] = []
+    for block, weight in zip(blocks, weights, strict=True):
+        budget = _next_budget(norms, _certified_etas(layers), shares, eps)
+        layers.append(prune_block(block, weight, method="subset_sum", eps=budget) if budget > 0
+                      else prune_block(block, weight, method="subset_sum"))
+    if bounds.certificate(norms, _certified_etas(layers)) <= eps or all(layer.exact for layer in layers):
+        return layers
+    best_case = [eta if layer.exact else 0.0 for layer, eta in zip(layers, _certified_etas(layers), strict=True)]
+    if bounds.certificate(norms, best_case) > eps:
+        return layers  # the full search cannot make it meet eps either
+    return [layer if layer.exact else prune_block(layer.block, layer.target, method="subset_sum", eps=layer.eps,
+                                                  exact=True) for layer in layers]
+
+
+def _certified_etas(layers: list[LayerConstruction]) -> list[float]:
+    """What the network certificate uses of each layer: η for the first, η⁺ after it."""
+    return [layer.eta if i == 0 else layer.eta_plus for i, layer in enumerate(layers)]
 
 
 def _fixed_k(k: object, depth: int) -> list[int]:
@@ -301,6 +367,7 @@ def prune_random_network(
     k: int | Sequence[int] | str = "search",
     delta: float = 0.05,
     method: str = "pair",
+    exact: bool = False,
 ) -> NetworkConstruction:
     """Sample a random ReLU network of depth 2l from ``seed`` and prune it to approximate ``target``.
 
@@ -324,7 +391,11 @@ def prune_random_network(
     delta
         Failure probability for ``k="proved"``.
     method
-        ``"pair"`` (chapter 2) or ``"subset_sum"`` (chapter 9).
+        ``"pair"`` (chapter 2) or ``"subset_sum"`` (chapter 9). SubsetSum stops searching a layer's
+        weights once its η meets that layer's share of eps (see :func:`~lottolib.prune_block`); the
+        network succeeds whenever the full search of every layer would.
+    exact
+        SubsetSum only: search every weight fully (the exact best subset of its top window).
 
     Returns
     -------
@@ -347,16 +418,16 @@ def prune_random_network(
     weights = target_weights(target)
     if k == "proved":
         ks = network_width_bound([(w.shape[0], w.shape[1]) for w in weights], min(eps, 1.0), delta)
-        return _build(weights, ks, eps, seed, method, proved=delta)
+        return _build(weights, ks, eps, seed, method, proved=delta, exact=exact)
     if k == "search":
         if isinstance(seed, torch.Generator):
             raise TypeError("k='search' samples several networks from one seed, so it needs an integer seed")
         try:
-            return smallest_k(lambda value: _build(weights, [value] * len(weights), eps, seed, method),
+            return smallest_k(lambda value: _build(weights, [value] * len(weights), eps, seed, method, exact),
                               lambda construction: construction.succeeded)[1]
         except MemoryLimitError as err:
             raise MemoryLimitError(f"no k below the memory limit certifies eps={eps} for seed {seed} with "
                                    f"method={method!r}: {err}") from None
     if isinstance(k, str):
         raise ValueError(f"k must be 'search', 'proved', an int or a list of ints, got {k!r}")
-    return _build(weights, _fixed_k(k, len(weights)), eps, seed, method)
+    return _build(weights, _fixed_k(k, len(weights)), eps, seed, method, exact)

@@ -39,6 +39,7 @@ __all__ = [
     "choose_subsets",
     "eta_floor",
     "floor_note",
+    "full_search_lower_bound",
     "layer_tolerance",
     "searched_units",
     "subset_bits",
@@ -56,11 +57,14 @@ target (see :func:`~lottolib.subset_sum.eta_floor`). ``choose_subsets(..., max_u
 MAX_SEARCH_LIMIT = 40
 """The largest ``max_units`` accepted: 2^20 sorted sums (8 MB) per weight and half."""
 
-FIRST_STAGE = 16
-"""With a tolerance, the units searched first (the cap before it was lifted)."""
+FIRST_STAGE = 8
+"""With a tolerance, the units searched first per side (2^4 subset sums per half)."""
 
 STAGE_STEP = 4
 """With a tolerance, the units a window grows by per stage (16 times more subsets)."""
+
+TOLERANCE_SHARE = 1.0
+"""c in :func:`~lottolib.subset_sum.layer_tolerance`: the per-weight tolerance is c·ε / (√n + √(2d))."""
 
 LOW_BLOCK = 1 << 12
 """Subsets of the enumerated half handled at once by the meet in the middle (bounds memory)."""
@@ -72,9 +76,12 @@ temporaries have the same few sizes pass after pass and the allocator reuses the
 BUCKET = 4
 """Rows are searched in groups whose widths are multiples of this (fewer, larger tensor operations)."""
 
+ROWS_PER_JOB = 2048
+"""Weights searched together, one side at a time: large enough that each tensor operation has
+work, small enough that its temporaries stay in the cache. These jobs run in parallel (:func:`_run`)."""
+
 PARALLEL_ROWS = 64
-"""With more weights than this in a call and torch using several threads, the two sides (and,
-beyond two threads, parts of the rows) are searched in parallel jobs (see :func:`_run`)."""
+"""With more weights than this in a call and torch using several threads, the jobs run in parallel."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,10 @@ class SubsetChoice:
     keep: torch.Tensor
     plus_error: torch.Tensor
     minus_error: torch.Tensor
+    searched: torch.Tensor | None = None
+    """(2, ...) long: the units searched on the plus and the minus side."""
+    complete: torch.Tensor | None = None
+    """(2, ...) bool: the side's top window was searched, so its error is the full search's."""
 
 
 def subset_bits(size: int, dtype: torch.dtype = torch.float64, start: int = 0, stop: int | None = None) -> torch.Tensor:
@@ -105,16 +116,16 @@ def searched_units(k: int, max_units: int | None = None) -> int:
     return min(k, MAX_SIDE_CANDIDATES if max_units is None else max_units)
 
 
-def values_per_weight(k: int, max_units: int | None = None) -> int:
-    """Float64 values :func:`~lottolib.choose_subsets` holds at its peak per target weight, for chunk sizing.
+def values_per_weight(k: int) -> int:
+    """Float64 values a call of :func:`~lottolib.choose_subsets` holds per target weight, for chunk sizing: 4·k.
 
-    With m = :func:`~lottolib.subset_sum.searched_units` (k): the products, signs, sorted side with its prefix sums,
-    window scores and masks (16·k), the sorted half 2^{⌊m/2⌋} with its order (2·2^{⌊m/2⌋}), and
-    one block of the other half with its temporaries (8·min(2^{⌈m/2⌉}, ``LOW_BLOCK``)).
+    The products (k values), the caller's copy it is made from, and the kept units of both sides.
+    The search itself works on :data:`ROWS_PER_JOB` weights at a time per thread (about 16·k values
+    each: the sorted side, its prefix sums and the window scores) and, within those, on passes of
+    about :data:`SUMS_PER_PASS` subset sums (one weight at a time beyond 34 units), so its memory
+    does not grow with the batch.
     """
-    m = searched_units(k, max_units)
-    high, low = m // 2, m - m // 2
-    return 16 * k + 2 * (1 << high) + 8 * min(1 << low, LOW_BLOCK)
+    return 4 * k
 
 
 def eta_floor(n: int, d: int, max_units: int | None = None) -> float:
@@ -142,18 +153,33 @@ def floor_note(n: int, d: int, max_units: int | None = None) -> str:
 
 
 def layer_tolerance(eps: float, n: int, d: int) -> float:
-    """A per-weight ``tolerance`` for :func:`~lottolib.choose_subsets` in an n×d layer that needs η ≤ ε.
+    """The per-weight ``tolerance`` at which an n×d layer that needs η ≤ ε stops a weight's search.
 
-    It is ε / (2(√n + √(2d))).
-
-    Errors of this size spread over the n × 2d matrix [E⁺ | E⁻] give a spectral norm of about
-    ε/2 (a random matrix's √n + √(2d) times their root mean square), so weights searched no
-    further than this rarely decide η, while a loose ε stops nearly every search at
-    ``FIRST_STAGE`` units. Measured on the LeNet-300-100-shaped target at k = 64: ε = 10⁻³
-    certifies 9.1 × 10⁻⁴ in 24 s of one core instead of 6.9 × 10⁻⁴ in 76 s; ε = 0.01 takes 18 s instead
-    of 70 s.
+    It is c·ε / (√n + √(2d)) with c = :data:`TOLERANCE_SHARE`. Errors spread up to t over the
+    n × 2d matrix [E⁺ | E⁻] have a root mean square of about t/√3, and a random matrix's spectral
+    norm is about √n + √(2d) times that: about 0.58·c·ε here. The weights that cannot reach the
+    tolerance at all (too few units of the right sign) add to that, so η usually stays below ε;
+    when it does not, :func:`~lottolib.prune_block` searches every weight fully.
     """
-    return eps / (2 * (math.sqrt(n) + math.sqrt(2 * d)))
+    return TOLERANCE_SHARE * eps / (math.sqrt(n) + math.sqrt(2 * d))
+
+
+def full_search_lower_bound(errors: torch.Tensor, complete: torch.Tensor) -> float:
+    """A lower bound on ‖E*‖₂ for the errors E* the full search (tolerance 0) would give, from a staged search.
+
+    ``errors`` (n, m) are a staged search's errors E; ``complete`` (n, m) marks the entries whose top
+    window was searched, where E* = E. Elsewhere the search stopped early and |E*| ≤ |E|, since the
+    top window contains the window searched. With σ, x, y the top singular value and vectors of E
+    restricted to the complete entries, ‖E*‖₂ ≥ yᵀ E* x ≥ σ − Σ_{incomplete} |y_i| |E_ij| |x_j|.
+    Computed in float64 and lowered by a relative 10⁻⁹ for rounding; 0.0 if no entry is complete.
+    """
+    settled = torch.where(complete, errors, 0.0)
+    if not bool(settled.any()):
+        return 0.0
+    left, singular, right = torch.linalg.svd(settled, full_matrices=False)
+    y, x = left[:, 0].abs(), right[0].abs()
+    rest = float(y @ torch.where(complete, 0.0, errors.abs()) @ x)
+    return max(0.0, (float(singular[0]) - rest) * (1 - 1e-9))
 
 
 def _all_sums(values: torch.Tensor) -> torch.Tensor:
@@ -171,34 +197,36 @@ def _best_subset(values: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, t
 
     error = Σ_{kept} values − w, the smallest in magnitude over all 2^c subsets (the empty one
     included; among equal magnitudes the first found). The last ⌊c/2⌋ values form the sorted
-    half; the first ⌈c/2⌉ are enumerated in blocks of ``LOW_BLOCK`` subsets.
+    half; the first ⌈c/2⌉ are enumerated in blocks of ``LOW_BLOCK`` subsets. For each sum s of
+    the enumerated half, the sorted sum nearest to w − s is found by one binary search among the
+    midpoints between consecutive sorted sums.
     """
     count = values.shape[1]
     high = count // 2
     low = count - high
-    high_sums, high_order = _all_sums(values[:, low:]).sort(dim=1, stable=True)  # (N, 2^high)
-    last = high_sums.shape[1] - 1
+    high_sums = _all_sums(values[:, low:])  # (N, 2^high), column s: the subset s of the last values
+    ordered = high_sums.sort(dim=1, stable=True).values
+    midpoints = torch.full_like(ordered, torch.inf)  # the last one, +inf, closes the search range
+    torch.add(ordered[:, 1:], ordered[:, :-1], out=midpoints[:, :-1]).mul_(0.5)
     block_bits = min(low, LOW_BLOCK.bit_length() - 1)
     block_sums = _all_sums(values[:, :block_bits])  # the first block_bits items; the rest offset each block
-    target = w.unsqueeze(1)
     best_magnitude = torch.full_like(w, torch.inf)
     best_low = torch.zeros(w.shape, dtype=torch.long)
-    best_high = torch.zeros(w.shape, dtype=torch.long)
+    best_high = torch.zeros_like(w)  # the sorted half's sum in the best pair
     for block in range(1 << (low - block_bits)):
         offset = w.new_zeros(w.shape[0], 1)
         for bit in range(low - block_bits):
             if block >> bit & 1:
                 offset = offset + values[:, block_bits + bit : block_bits + bit + 1]
-        low_sums = block_sums + offset  # (N, 2^block_bits)
-        above = torch.searchsorted(high_sums, (target - low_sums).contiguous())
-        for position in (above.clamp(max=last), (above - 1).clamp(min=0)):
-            magnitude, low_index = (low_sums + high_sums.gather(1, position) - target).abs().min(dim=1)
-            better = magnitude < best_magnitude
-            best_magnitude = torch.where(better, magnitude, best_magnitude)
-            best_low = torch.where(better, low_index + (block << block_bits), best_low)
-            best_high = torch.where(better, position.gather(1, low_index.unsqueeze(1)).squeeze(1), best_high)
-    high_subset = high_order.gather(1, best_high.unsqueeze(1)).squeeze(1)
-    codes = torch.cat([best_low.unsqueeze(1), high_subset.unsqueeze(1)], dim=1)
+        wanted = w.unsqueeze(1) - (block_sums + offset)  # (N, 2^block_bits): the sum each low subset needs
+        nearest = ordered.gather(1, torch.searchsorted(midpoints, wanted))
+        magnitude, low_index = (nearest - wanted).abs().min(dim=1)
+        better = magnitude < best_magnitude
+        best_magnitude = torch.where(better, magnitude, best_magnitude)
+        best_low = torch.where(better, low_index + (block << block_bits), best_low)
+        best_high = torch.where(better, nearest.gather(1, low_index.unsqueeze(1)).squeeze(1), best_high)
+    high_subset = (high_sums == best_high.unsqueeze(1)).int().argmax(dim=1)  # the first subset with that sum
+    codes = torch.stack([best_low, high_subset], dim=1)
     keep = torch.cat([(codes[:, :1] >> torch.arange(low)) & 1, (codes[:, 1:] >> torch.arange(high)) & 1], dim=1).bool()
     error = (values * keep).sum(dim=1) - w  # recomputed from the kept products, as the network adds them
     return keep, error
@@ -219,35 +247,41 @@ class _SortedSide:
 
     @classmethod
     def of(cls, products: torch.Tensor, on_side: torch.Tensor) -> _SortedSide:
-        order = products.masked_fill(~on_side, torch.inf).argsort(dim=1, stable=True)
+        values, order = products.masked_fill(~on_side, torch.inf).sort(dim=1, stable=True)
         available = on_side.sum(dim=1)
-        values = products.gather(1, order).masked_fill(torch.arange(products.shape[1]) >= available.unsqueeze(1), 0.0)
-        zero = values.new_zeros(values.shape[0], 1)
+        values.masked_fill_(torch.arange(products.shape[1]) >= available.unsqueeze(1), 0.0)
 
         def prefix(x: torch.Tensor) -> torch.Tensor:
-            return torch.cat([zero, x.cumsum(dim=1)], dim=1)
+            sums = x.new_zeros(x.shape[0], x.shape[1] + 1)
+            torch.cumsum(x, dim=1, out=sums[:, 1:])
+            return sums
 
         return cls(order, available, values, prefix(values), prefix(values.square()), prefix(values.clamp(min=0)))
 
 
-def _window(side: _SortedSide, rows: torch.Tensor, w: torch.Tensor, count: int,
-            inside: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """The first position (len(rows),) of the ``count`` consecutive sorted units searched for each row.
+def _window(side: _SortedSide, w: torch.Tensor, count: int, lowest: torch.Tensor, highest: torch.Tensor) -> torch.Tensor:
+    """For every row, the first position (N,) of the ``count`` consecutive sorted units to search,
+    among the first positions ``lowest`` … ``highest`` (per row, inclusive). Rows where no window
+    of ``count`` units fits get a position to ignore.
 
     For a set S of units the 2^|S| subset sums have mean μ = Σ_S p/2 and variance σ² = Σ_S p²/4
     and lie in [Σ_S p⁻, Σ_S p⁺], so about 2^|S|·φ((w − μ)/σ)/σ of them fall per unit length near
     w (normal approximation). Among the windows whose sums reach w, the one maximising
-    −ln σ − (w − μ)²/(2σ²) is taken; if none reaches w, the one that misses it least. A window
-    around the zero crossing of the products holds small products of both signs (fine
-    resolution, μ ≈ 0); a larger |w| moves it outward. ``inside`` = (start, size) per row: where
-    size > 0, only windows containing that one are allowed (a longer search keeps a shorter one's
-    subsets, so its error is never larger).
+    −ln σ − (w − μ)²/(2σ²) is taken (the first of equal ones); if none reaches w, the one that misses
+    it least. A window around the zero crossing of the products holds small products of both signs
+    (fine resolution, μ ≈ 0); a larger |w| moves it outward.
     """
-    starts = torch.arange(side.values.shape[1] - count + 1)
+    last = side.values.shape[1] - count
+    if last < 0:
+        return lowest.clone()
+    lowest = lowest.clamp(max=last)
+    highest = highest.clamp(max=last).maximum(lowest)
+    span = int((highest - lowest).max().clamp(min=0)) + 1
+    starts = (lowest.unsqueeze(1) + torch.arange(span)).minimum(highest.unsqueeze(1))  # (N, span), repeats at the end
     ends = starts + count
 
     def window_sum(prefix: torch.Tensor) -> torch.Tensor:
-        return prefix[rows][:, ends] - prefix[rows][:, starts]
+        return prefix.gather(1, ends) - prefix.gather(1, starts)
 
     mean, variance = window_sum(side.sums) / 2, (window_sum(side.squares) / 4).clamp(min=1e-300)
     high = window_sum(side.positives)
@@ -256,18 +290,29 @@ def _window(side: _SortedSide, rows: torch.Tensor, w: torch.Tensor, count: int,
     miss = (low - target).clamp(min=0) + (target - high).clamp(min=0)
     score = -0.5 * variance.log() - (target - mean).square() / (2 * variance)
     score = torch.where(miss > 0, -1e30 * (1 + miss), score)
-    allowed = ends <= side.available[rows].unsqueeze(1)
-    start, size = (x.unsqueeze(1) for x in inside)
-    allowed &= (size == 0) | ((starts <= start) & (ends >= start + size))
-    return score.masked_fill(~allowed, -torch.inf).argmax(dim=1)
+    return starts.gather(1, score.argmax(dim=1, keepdim=True)).squeeze(1)
 
 
 def _stages(max_units: int, tolerance: float) -> list[int]:
-    """Search sizes tried in turn: only ``max_units`` when tolerance is 0, else from
-    ``FIRST_STAGE`` up to ``max_units`` in steps of :data:`STAGE_STEP`."""
+    """Window sizes tried in turn: only ``max_units`` when tolerance is 0, else :data:`FIRST_STAGE`,
+    then :data:`STAGE_STEP` more units at a time, up to ``max_units``."""
     if tolerance == 0 or max_units <= FIRST_STAGE:
         return [max_units]
     return [*range(FIRST_STAGE, max_units, STAGE_STEP), max_units]
+
+
+def _stage_windows(side: _SortedSide, w: torch.Tensor, stages: list[int], top_start: torch.Tensor,
+                   top_count: torch.Tensor) -> dict[int, torch.Tensor]:
+    """The first position (N,) of each stage's window: the top window at the last stage and wherever
+    the side has at most the stage's units; elsewhere the stage's number of units, placed by
+    :func:`_window` inside the next larger stage's window (from the top down, all rows at once)."""
+    windows = {stages[-1]: top_start}
+    outer_start, outer_count = top_start, top_count
+    for stage in reversed(stages[:-1]):
+        chosen = _window(side, w, stage, outer_start, outer_start + outer_count - stage)
+        windows[stage] = outer_start = torch.where(top_count > stage, chosen, top_start)
+        outer_count = top_count.clamp(max=stage)
+    return windows
 
 
 def _bucket(count: torch.Tensor, stage: int) -> torch.Tensor:
@@ -277,9 +322,18 @@ def _bucket(count: torch.Tensor, stage: int) -> torch.Tensor:
 
 
 def _side(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_units: int, tolerance: float,
-          keep_out: torch.Tensor, error: torch.Tensor) -> None:
+          keep_out: torch.Tensor, error: torch.Tensor, searched: torch.Tensor, complete: torch.Tensor) -> None:
     """Best subset among at most ``max_units`` units with ``on_side``: (N, k) → ``keep_out`` (N, k)
-    or-ed with the kept units, ``error`` (N,) filled with the side's errors.
+    or-ed with the kept units, ``error`` (N,) filled with the side's errors, ``searched`` (N,) with the
+    number of units searched and ``complete`` (N,) with whether that is the whole top window.
+
+    The *top window* of a row is all of its side's units if there are at most ``max_units``, else
+    the ``max_units`` consecutive sorted units that :func:`_window` chooses. Stage by stage
+    (:func:`_stages`), a row whose error is still above ``tolerance`` (at first −w, the empty
+    subset's) searches a larger window (:func:`_stage_windows`): the stage's size, inside the top
+    window and containing the window searched before (so its error never grows), or the top window
+    itself once the stage reaches its size. A row that stops early has |error| ≤ tolerance; any
+    other row ends with the top window's search, the same computation as with tolerance 0.
 
     Rows are grouped by a search width that depends on their own number of units only, and a
     row short of its group's width is padded with units of product 0 (no new sums), so each
@@ -287,31 +341,36 @@ def _side(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_un
     """
     side = _SortedSide.of(products, on_side)
     rows_total, k = products.shape
+    stages = _stages(max_units, tolerance)
+    top_count = side.available.clamp(max=max_units)
+    top_start = torch.zeros(rows_total, dtype=torch.long)
+    capped = side.available > max_units
+    if bool(capped.any()):
+        chosen = _window(side, w, max_units, top_start, side.available - max_units)
+        top_start = torch.where(capped, chosen, top_start)
+    windows = _stage_windows(side, w, stages, top_start, top_count)
     keep = torch.zeros(rows_total, k + 1, dtype=torch.bool)  # column k collects the padding
     torch.neg(w, out=error)  # a side without units keeps the empty subset
-    start = torch.zeros(rows_total, dtype=torch.long)
-    size = torch.zeros(rows_total, dtype=torch.long)
-    for stage in _stages(max_units, tolerance):
-        counts = side.available.clamp(max=stage)
-        grow = (counts > size) & ((error.abs() > tolerance) | (size == 0))
-        widths = _bucket(counts, stage)
+    size = torch.zeros(rows_total, dtype=torch.long)  # units searched so far
+    for stage in stages:
+        count = top_count.clamp(max=stage)
+        grow = (count > size) & (error.abs() > tolerance)
+        start = windows[stage]
+        size[grow] = count[grow]
+        widths = _bucket(count, stage)
         for width in widths[grow].unique().tolist():
             group = (grow & (widths == width)).nonzero(as_tuple=True)[0]
             for rows in group.split(max(1, SUMS_PER_PASS >> (width // 2))):  # equal-sized passes reuse memory
-                capped = side.available[rows] > counts[rows]  # more units than searched: choose a window
-                first = torch.zeros(len(rows), dtype=torch.long)
-                if bool(capped.any()):
-                    chosen = rows[capped]
-                    first[capped] = _window(side, chosen, w[chosen], width, (start[chosen], size[chosen]))
-                positions = first.unsqueeze(1) + torch.arange(width)
-                real = positions < (first + counts[rows]).unsqueeze(1)
+                positions = start[rows].unsqueeze(1) + torch.arange(width)
+                real = torch.arange(width) < count[rows].unsqueeze(1)
                 positions = positions.clamp(max=k - 1)
-                values = side.values[rows].gather(1, positions) * real
+                values = side.values[rows.unsqueeze(1), positions] * real
                 keep_window, error[rows] = _best_subset(values, w[rows])
-                units = torch.where(real, side.order[rows].gather(1, positions), k)
+                units = torch.where(real, side.order[rows.unsqueeze(1), positions], k)
                 keep[rows] = torch.zeros(len(rows), k + 1, dtype=torch.bool).scatter_(1, units, keep_window & real)
-                start[rows], size[rows] = first, counts[rows]
     keep_out |= keep[:, :k]
+    searched.copy_(size)
+    torch.eq(size, top_count, out=complete)
 
 
 def choose_subsets(
@@ -374,15 +433,15 @@ def choose_subsets(
     # the outputs first, before the search's temporaries, so that they do not split the memory those free
     keep = torch.zeros(2, *flat.shape, dtype=torch.bool)
     errors = torch.empty(2, *target.shape, dtype=target.dtype)
-    threads = torch.get_num_threads()
-    parts = max(1, threads // 2) if flat.shape[0] >= PARALLEL_ROWS else 1
+    searched = torch.empty(2, *target.shape, dtype=torch.long)
+    complete = torch.empty(2, *target.shape, dtype=torch.bool)
     jobs = [functools.partial(_side, flat[rows], on_side[rows], target[rows], max_units, float(tolerance),
-                              keep[index, rows], errors[index, rows])
+                              keep[index, rows], errors[index, rows], searched[index, rows], complete[index, rows])
             for index, on_side in enumerate((signs > 0, signs < 0))
-            for rows in (slice(start, start + math.ceil(flat.shape[0] / parts))
-                         for start in range(0, flat.shape[0], math.ceil(flat.shape[0] / parts)))]
-    _run(jobs, threads if flat.shape[0] >= PARALLEL_ROWS else 1)
-    return SubsetChoice((keep[0] | keep[1]).view(*batch, k), errors[0].view(batch), errors[1].view(batch))
+            for rows in (slice(start, start + ROWS_PER_JOB) for start in range(0, flat.shape[0], ROWS_PER_JOB))]
+    _run(jobs, torch.get_num_threads() if flat.shape[0] >= PARALLEL_ROWS else 1)
+    return SubsetChoice((keep[0] | keep[1]).view(*batch, k), errors[0].view(batch), errors[1].view(batch),
+                        searched.view(2, *batch), complete.view(2, *batch))
 
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None

@@ -266,8 +266,7 @@ def test_an_integer_seed_is_recorded_and_a_generator_is_not():
 def test_proved_width_uses_each_layers_own_shape_and_eps_capped_at_one(monkeypatch):
     """k = 'proved' takes (n_i, d_i) of each layer (not d_i twice) and min(eps, 1) (the theorem needs eps <= 1)."""
     widths, epses = [], []
-    monkeypatch.setattr(L.network, "_build", lambda weights, ks, eps, seed, method, proved=None: widths.append(ks)
-                        or epses.append(eps))
+    monkeypatch.setattr(L.network, "_build", lambda weights, ks, eps, *_, **__: widths.append(ks) or epses.append(eps))
     target = [OK, torch.full((1, 2), 0.5, dtype=torch.float64)]
     L.prune_random_network(target, 0.5, seed=0, k="proved", delta=0.1)
     L.prune_random_network(target, 1.5, seed=0, k="proved", delta=0.1)

@@ -10,10 +10,14 @@ import lottolib as L
 from lottolib.subset_sum import (
     MAX_SIDE_CANDIDATES,
     _SortedSide,
+    _stage_windows,
+    _stages,
     _window,
     choose_subsets,
     eta_floor,
     floor_note,
+    full_search_lower_bound,
+    layer_tolerance,
     searched_units,
     subset_bits,
     values_per_weight,
@@ -70,25 +74,133 @@ def test_each_side_is_exact_over_all_its_units_up_to_the_cap(k, seed):
     assert torch.equal(choice.keep, choice.keep & (u != 0))
 
 
+def top_window(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_units: int) -> list[list[int]]:
+    """Per row, the units of the side's top window, in sorted order: all of them up to max_units, else
+    the window :func:`_window` picks among the windows that fit."""
+    side = _SortedSide.of(products, on_side)
+    start = _window(side, w, max_units, torch.zeros_like(side.available), side.available - max_units)
+    return [side.order[row, : int(side.available[row])].tolist() if int(side.available[row]) <= max_units
+            else side.order[row, int(start[row]) : int(start[row]) + max_units].tolist() for row in range(len(w))]
+
+
 @given(st.integers(7, 14), st.integers(2, 6), st.integers(0, 10**6))
 def test_a_larger_side_gets_the_exact_best_over_its_searched_window(k, max_units, seed):
     products, u, w = random_side_problem(6, k, seed)
     on_side = u > 0
     choice = choose_subsets(products, u, w, max_units=max_units)
-    side = _SortedSide.of(products, on_side)
-    rows = torch.arange(6)
-    count = side.available.clamp(max=max_units)
-    for row in range(6):
-        c = int(count[row])
-        start = int(_window(side, rows[row:row + 1], w[row:row + 1], c,
-                            (torch.zeros(1, dtype=torch.long), torch.zeros(1, dtype=torch.long))))
-        window = side.order[row, start:start + c]
+    for row, window in enumerate(top_window(products, on_side, w, max_units)):
+        assert len(window) == min(int(on_side[row].sum()), max_units) == int(choice.searched[0, row])
         searched = products[row, window].tolist()
         assert float(choice.plus_error[row].abs()) == pytest.approx(best_error(searched, float(w[row])), abs=1e-12)
         kept = choice.keep[row] & on_side[row]
-        assert set(kept.nonzero().flatten().tolist()) <= set(window.tolist())  # only searched units are kept
+        assert set(kept.nonzero().flatten().tolist()) <= set(window)  # only searched units are kept
         every = best_error(products[row][on_side[row]].tolist(), float(w[row]))
         assert float(choice.plus_error[row].abs()) >= every - 1e-12  # no better than the best over all units
+
+
+def staged_reference(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_units: int,
+                     tolerance: float) -> tuple[list[int], list[float]]:
+    """The stop rule written out, row by row, with brute force for each search: windows of 8, 12, 16, …
+    units (then the top window), each the window :func:`_window` picks inside the next larger one; stop
+    at the first whose best subset is within the tolerance. Returns the units searched and |error|."""
+    side = _SortedSide.of(products, on_side)
+    counts, errors = [], []
+    tops = top_window(products, on_side, w, max_units)
+    for row in range(len(w)):
+        top = tops[row]
+        first = side.order[row].tolist().index(top[0]) if top else 0
+        sizes = [*range(8, max_units, 4), max_units]
+        windows = {len(top): (first, len(top))}  # stage size -> (first position, units)
+        outer = (first, len(top))
+        for size in reversed(sizes[:-1]):
+            if len(top) > size:
+                start = int(_window(side, w, size, torch.full_like(side.available, outer[0]),
+                                    torch.full_like(side.available, outer[0] + outer[1] - size))[row])
+                outer = windows[size] = (start, size)
+        error = abs(float(w[row]))  # the empty subset's
+        searched = 0
+        for size in sizes if error > tolerance else []:
+            start, count = windows.get(size, windows[len(top)]) if size < len(top) else windows[len(top)]
+            if count <= searched:
+                continue
+            values = side.values[row, start : start + count].tolist()
+            error, searched = best_error(values, float(w[row])), count
+            if error <= tolerance:
+                break
+        counts.append(searched)
+        errors.append(error)
+    return counts, errors
+
+
+@pytest.mark.parametrize(("k", "tolerance", "seed"), [(40, 1e-3, 0), (40, 1e-5, 1), (56, 1e-4, 2), (18, 1e-4, 3)])
+def test_a_tolerance_stops_each_side_at_the_first_window_size_whose_best_subset_meets_it(k, tolerance, seed):
+    products, u, w = random_side_problem(12, k, seed)
+    choice = choose_subsets(products, u, w, tolerance=tolerance)
+    for index, (on_side, error) in enumerate(((u > 0, choice.plus_error), (u < 0, choice.minus_error))):
+        counts, errors = staged_reference(products, on_side, w, MAX_SIDE_CANDIDATES, tolerance)
+        assert choice.searched[index].tolist() == counts
+        tops = on_side.sum(dim=1).clamp(max=MAX_SIDE_CANDIDATES)
+        assert torch.equal(choice.complete[index], torch.tensor(counts) == tops)  # the top window was searched
+        assert error.abs().tolist() == pytest.approx(errors, abs=1e-12)
+        kept = choice.keep & on_side
+        assert torch.allclose((products * kept).sum(dim=1) - w, error, atol=1e-14, rtol=0)  # recomputed from the kept units
+    assert set(choice.searched.flatten().tolist()) - {0, 8, 12, 16, 20} <= set((u > 0).sum(dim=1).tolist()) | set(
+        (u < 0).sum(dim=1).tolist())  # a stage's size, or all of a smaller side
+
+
+@pytest.mark.parametrize(("max_units", "tolerance"), [(20, 1e-5), (20, 1e-3), (24, 1e-7), (13, 1e-4)])
+def test_a_side_that_misses_the_tolerance_ends_with_exactly_the_full_search(max_units, tolerance):
+    products, u, w = random_side_problem(300, 64, seed=max_units)
+    staged = choose_subsets(products, u, w, max_units=max_units, tolerance=tolerance)
+    full = choose_subsets(products, u, w, max_units=max_units)
+    sides = ((u > 0, staged.plus_error, full.plus_error), (u < 0, staged.minus_error, full.minus_error))
+    for index, (on_side, error, best) in enumerate(sides):
+        missed = error.abs() > tolerance
+        assert torch.equal(error[missed], best[missed])  # the same computation, bit for bit
+        assert torch.equal((staged.keep & on_side)[missed], (full.keep & on_side)[missed])
+        assert torch.equal(staged.searched[index][missed], full.searched[index][missed])
+        assert torch.all(error.abs()[~missed] <= tolerance)
+        assert torch.all(missed <= (best.abs() > tolerance))  # meets the tolerance wherever the full search does
+        assert torch.all(error.abs() >= best.abs() - 1e-15)  # the full search is never worse
+    assert bool((staged.searched < full.searched).any())  # and the tolerance did stop some searches early
+
+
+def test_a_side_whose_error_equals_the_tolerance_stops_there():
+    products, u, w = random_side_problem(40, 40, seed=9)
+    first = choose_subsets(products, u, w, tolerance=1e-4)
+    assert len(set(first.searched[0].tolist())) >= 3  # sides stopped at several window sizes
+    for row in (first.plus_error.abs() <= 1e-4).nonzero().flatten().tolist():  # stopped at the first window that met it
+        tolerance = float(first.plus_error[row].abs())
+        again = choose_subsets(products[row:row + 1], u[row:row + 1], w[row:row + 1], tolerance=tolerance)
+        assert int(again.searched[0, 0]) == int(first.searched[0, row])  # |error| <= tolerance: no larger window
+    small = choose_subsets(products, u, torch.full_like(w, 1e-4), tolerance=1e-4)
+    assert torch.all(small.searched == 0) and torch.all(small.plus_error == -1e-4)  # the empty subset meets it
+    assert not bool(small.keep.any())
+
+
+@given(st.integers(20, 64), st.integers(8, 30), st.integers(0, 10**6))
+def test_each_stage_window_lies_inside_the_next_larger_one(k, max_units, seed):
+    products, u, w = random_side_problem(30, k, seed)
+    side = _SortedSide.of(products, u > 0)
+    stages = _stages(max_units, 1e-3)
+    top_count = side.available.clamp(max=max_units)
+    top_start = _window(side, w, max_units, torch.zeros_like(top_count), side.available - max_units)
+    top_start = torch.where(side.available > max_units, top_start, 0)
+    windows = _stage_windows(side, w, stages, top_start, top_count)
+    assert sorted(windows) == stages and torch.equal(windows[stages[-1]], top_start)
+    for small, large in itertools.pairwise(stages):
+        small_count, large_count = top_count.clamp(max=small), top_count.clamp(max=large)
+        assert torch.all(windows[small] >= windows[large])
+        assert torch.all(windows[small] + small_count <= windows[large] + large_count)
+        assert torch.all(windows[small] + small_count <= side.available)
+
+
+def test_the_window_sizes_grow_by_four_from_eight_to_the_cap():
+    assert _stages(20, 1e-3) == [8, 12, 16, 20]
+    assert _stages(22, 1e-3) == [8, 12, 16, 20, 22]
+    assert _stages(9, 1e-3) == [8, 9]
+    assert _stages(8, 1e-3) == [8] and _stages(5, 1e-3) == [5]
+    assert _stages(20, 0.0) == [20]  # no tolerance: the full search at once
 
 
 def todays_choice_errors(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -114,7 +226,7 @@ def todays_choice_errors(products: torch.Tensor, on_side: torch.Tensor, w: torch
 @pytest.mark.parametrize("k", [48, 64, 128])
 def test_no_worse_than_the_evenly_spaced_sample_as_k_grows(k):
     target = L.random_target([16, 16], seed=0)[0]
-    construction = L.prune_layer(target, eps=0.01, k=k, seed=0, method="subset_sum")
+    construction = L.prune_layer(target, eps=0.01, k=k, seed=0, method="subset_sum", exact=True)
     u = construction.block.first.view(16, k, 16).diagonal(dim1=0, dim2=2).T.double()  # (d, k)
     products = (construction.block.second.view(16, 16, k).double() * u).reshape(-1, k)
     signs = u.expand(16, 16, k).reshape(-1, k)
@@ -201,22 +313,6 @@ def test_each_weight_depends_only_on_its_own_inputs(tolerance):
         assert torch.equal(piece.minus_error, whole.minus_error[part])
 
 
-@pytest.mark.slow
-def test_a_tolerance_stops_the_search_early_but_never_above_it_when_more_units_help():
-    products, u, w = random_side_problem(60, 64, seed=7)
-    full = choose_subsets(products, u, w, max_units=24)
-    first = choose_subsets(products, u, w, max_units=16)
-    for tolerance in (1e-7, 1e-5, 1e-3):
-        staged = choose_subsets(products, u, w, max_units=24, tolerance=tolerance)
-        for error, top, low in ((staged.plus_error, full.plus_error, first.plus_error),
-                                (staged.minus_error, full.minus_error, first.minus_error)):
-            assert torch.all(error.abs() <= low.abs() + 1e-15)  # the windows grow around the first one
-            assert torch.all((error.abs() <= tolerance) | (error.abs() <= low.abs()))
-            stopped_early = error.abs() > top.abs() + 1e-15
-            assert torch.all(error[stopped_early].abs() <= tolerance)  # worse than the full search only below it
-    assert torch.equal(choose_subsets(products, u, w, tolerance=0).keep, choose_subsets(products, u, w).keep)
-
-
 def test_bad_search_settings_are_refused_with_a_message():
     products, u, w = random_side_problem(2, 5, seed=0)
     for bad in (0, 41, 2.5, True):
@@ -227,15 +323,8 @@ def test_bad_search_settings_are_refused_with_a_message():
             choose_subsets(products, u, w, tolerance=bad)
 
 
-def test_values_per_weight_follows_its_formula():
-    # 16 k + 2 * 2^floor(m/2) + 8 * min(2^ceil(m/2), 4096), with m = min(k, cap)
-    def formula(k, cap=20):
-        m = min(k, cap)
-        return 16 * k + 2 * 2 ** (m // 2) + 8 * min(2 ** (m - m // 2), 4096)
-
-    for k, cap in [(1, 20), (7, 20), (20, 20), (64, 20), (64, 28), (64, 30), (5, 3)]:
-        assert values_per_weight(k, max_units=cap) == formula(k, cap), (k, cap)
-    assert values_per_weight(64) == formula(64)  # the default cap, 20
+def test_values_per_weight_counts_the_products_and_their_copies():
+    assert [values_per_weight(k) for k in (1, 7, 64, 400)] == [4, 28, 256, 1600]  # 4 k: products, copy, keep masks
 
 
 def test_eta_floor_and_its_note_follow_the_formula():
@@ -254,9 +343,6 @@ def test_eta_floor_and_its_note_follow_the_formula():
 def test_sizes_for_chunking_and_the_floor_estimate():
     assert searched_units(8) == 8 and searched_units(100) == MAX_SIDE_CANDIDATES
     assert searched_units(100, max_units=28) == 28
-    sizes = [values_per_weight(k) for k in (1, 8, 16, 20, 40, 400)]
-    assert all(a < b for a, b in itertools.pairwise(sizes))
-    assert values_per_weight(64, max_units=28) > 2 ** 14  # the sorted half of 2^14 sums
     assert eta_floor(16, 16) < 1e-5 < eta_floor(16, 16, max_units=16)
     assert eta_floor(300, 784) > eta_floor(16, 16)
     assert "at most 20 units per side" in floor_note(16, 16, 20) and "9.2e-07" in floor_note(16, 16, 20)
@@ -265,21 +351,49 @@ def test_sizes_for_chunking_and_the_floor_estimate():
 def test_eta_floor_is_where_a_wide_layer_levels_off(monkeypatch):
     target = L.random_target([16, 16], seed=0)[0]
     monkeypatch.setattr("lottolib.subset_sum.MAX_SIDE_CANDIDATES", 16)
-    etas = [L.prune_layer(target, eps=0.01, k=k, seed=0, method="subset_sum").eta for k in (128, 256)]
+    etas = [L.prune_layer(target, eps=0.01, k=k, seed=0, method="subset_sum", exact=True).eta for k in (128, 256)]
     assert eta_floor(16, 16, 16) / 3 < min(etas) < 3 * eta_floor(16, 16, 16)
 
 
 def test_layer_tolerance_spreads_eps_over_the_error_matrix():
-    from lottolib.subset_sum import layer_tolerance
-
-    assert layer_tolerance(1e-3, 300, 784) == pytest.approx(1e-3 / (2 * (math.sqrt(300) + math.sqrt(1568))))
+    assert layer_tolerance(1e-3, 300, 784) == pytest.approx(1e-3 / (math.sqrt(300) + math.sqrt(1568)))
     target = L.random_target([16, 16], seed=0)[0]
     block = L.sample_block(16, 16, 64, 0)
     u = block.first.view(16, 64, 16).diagonal(dim1=0, dim2=2).T.double()
     products = block.second.view(16, 16, 64).double() * u
-    choice = choose_subsets(products, u, target, tolerance=layer_tolerance(1e-4, 16, 16))
-    eta = float(torch.linalg.matrix_norm(torch.cat([choice.plus_error, choice.minus_error], dim=1), ord=2))
-    assert eta <= 1e-4
+    for eps in (1e-2, 1e-3, 1e-4):
+        choice = choose_subsets(products, u, target, tolerance=layer_tolerance(eps, 16, 16))
+        eta = float(torch.linalg.matrix_norm(torch.cat([choice.plus_error, choice.minus_error], dim=1), ord=2))
+        assert eta <= eps
+        assert bool((choice.searched < MAX_SIDE_CANDIDATES).any())  # and it stopped some searches early
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.floats(0.0, 1.0), st.integers(0, 10**6))
+def test_the_full_search_lower_bound_is_below_every_matrix_the_full_search_could_give(n, m, share, seed):
+    """Entries marked complete are the full search's; elsewhere the full search is at most as large in
+    magnitude, with any sign: every such matrix has a spectral norm at least the bound."""
+    generator = torch.Generator().manual_seed(seed)
+    errors = torch.rand(n, m, generator=generator, dtype=torch.float64) * 2 - 1
+    complete = torch.rand(n, m, generator=generator) < share
+    bound = full_search_lower_bound(errors, complete)
+    for _ in range(20):
+        shrink = torch.rand(n, m, generator=generator, dtype=torch.float64) * 2 - 1  # |factor| ≤ 1, either sign
+        full = torch.where(complete, errors, errors * shrink)
+        assert bound <= float(torch.linalg.matrix_norm(full, ord=2))
+    if bool(complete.all()):
+        assert bound == pytest.approx(float(torch.linalg.matrix_norm(errors, ord=2)), rel=1e-8)
+    if not bool(complete.any()):
+        assert bound == 0.0
+
+
+def test_the_full_search_lower_bound_on_two_small_cases():
+    errors = torch.tensor([[3.0, 1.0], [0.0, 0.5]], dtype=torch.float64)
+    complete = torch.tensor([[True, False], [False, True]])
+    assert full_search_lower_bound(errors, complete) == pytest.approx(3.0, rel=1e-8)  # |E*_11| = 3 whatever the rest
+    errors = torch.full((2, 2), 2.0, dtype=torch.float64)
+    complete = torch.tensor([[True, True], [True, False]])
+    bound = full_search_lower_bound(errors, complete)
+    assert 0 < bound <= 2 * math.sqrt(2)  # E*_22 = -2 gives [[2, 2], [2, -2]], of norm 2√2
 
 
 def test_threads_change_neither_the_result_nor_torch_settings():
@@ -306,3 +420,93 @@ def test_a_layer_below_the_search_floor_says_so_and_names_the_cap():
     assert "max_units" in below.message and "increase eps" in below.message
     loose = L.prune_layer(target, eps=0.01, k=4, seed=0, method="subset_sum")
     assert not loose.succeeded and loose.message.endswith("increase k or eps")
+
+
+def layer_products(construction):
+    """(n, d, k) products u_a v_a and (d, k) first weights u of a layer, from the block's definition."""
+    block = construction.block
+    u = block.first.view(block.d, block.k, block.d).diagonal(dim1=0, dim2=2).T.double()
+    return block.second.view(block.n, block.d, block.k).double() * u, u
+
+
+@pytest.mark.parametrize(("k", "eps", "seed"), [(24, 0.05, 0), (32, 0.01, 1), (40, 1e-3, 2), (48, 1e-4, 3), (64, 1e-5, 4)])
+def test_a_layer_stopped_at_eps_succeeds_whenever_the_full_search_does(k, eps, seed):
+    target = L.random_target([16, 16], seed=seed)[0]
+    staged = L.prune_layer(target, k=k, seed=seed, method="subset_sum", eps=eps)
+    full = L.prune_layer(target, k=k, seed=seed, method="subset_sum", eps=eps, exact=True)
+    assert staged.succeeded >= full.succeeded
+    assert full.exact
+    products, u = layer_products(staged)
+    keep = staged.second_mask.view(16, 16, k)
+    assert torch.allclose(((products * keep) * (u > 0)).sum(dim=2) - target, staged.plus_error, atol=1e-14, rtol=0)
+    assert torch.allclose(((products * keep) * (u < 0)).sum(dim=2) - target, staged.minus_error, atol=1e-14, rtol=0)
+    if not staged.exact:
+        tolerance = layer_tolerance(eps, 16, 16)
+        for errors, best, index in ((staged.plus_error, full.plus_error, 0), (staged.minus_error, full.minus_error, 1)):
+            missed = errors.abs() > tolerance
+            assert torch.equal(errors[missed], best[missed])  # searched fully where the tolerance was missed
+            assert torch.all(staged.searched[index] <= full.searched[index])
+
+
+def test_a_layer_whose_stopped_search_misses_eps_is_searched_fully(monkeypatch):
+    target = L.random_target([16, 16], seed=0)[0]
+    full = L.prune_layer(target, k=64, seed=0, method="subset_sum", eps=1e-4, exact=True)
+    assert full.succeeded
+    monkeypatch.setattr("lottolib.subset_sum.TOLERANCE_SHARE", 1e3)  # stop every search after 8 units: η misses
+    construction = L.prune_layer(target, k=64, seed=0, method="subset_sum", eps=1e-4)
+    assert construction.exact and construction.succeeded
+    assert torch.equal(construction.second_mask, full.second_mask)
+    assert torch.equal(construction.plus_error, full.plus_error) and construction.eta == full.eta
+
+
+def test_a_layer_the_full_search_cannot_certify_keeps_its_stopped_search_and_fails():
+    target = L.random_target([16, 16], seed=0)[0]
+    construction = L.prune_layer(target, k=48, seed=0, method="subset_sum", eps=1e-9)
+    assert not construction.succeeded and not construction.exact  # the lower bound ruled out the full search
+    assert "FAILED" in construction.message
+    full = L.prune_layer(target, k=48, seed=0, method="subset_sum", eps=1e-9, exact=True)
+    assert not full.succeeded and full.eta <= construction.eta
+
+
+def test_each_layer_gets_the_largest_budget_that_keeps_the_certificate_within_eps():
+    from lottolib import bounds
+    from lottolib.network import _next_budget, _shares
+
+    weights = [torch.zeros(300, 784), torch.zeros(100, 300), torch.zeros(10, 100)]  # only the shapes count
+    shares = _shares(weights)
+    costs = [(n * d * math.sqrt(math.sqrt(n) + math.sqrt(2 * d))) ** (2 / 3) for n, d in (w.shape for w in weights)]
+    assert shares == pytest.approx([c / sum(costs) for c in costs], rel=1e-12)
+    assert shares[0] > 0.7  # the 300 x 784 layer gets most of eps
+    norms = [0.9, 1.3, 0.7]
+    for eps, etas in ((0.01, []), (1e-3, [2e-4]), (1e-3, [2e-4, 5e-4])):
+        budget = _next_budget(norms, etas, shares, eps)
+        later = [budget / shares[len(etas)] * share for share in shares[len(etas) + 1:]]
+        assert bounds.certificate(norms, [*etas, budget, *later]) <= eps
+        assert bounds.certificate(norms, [*etas, budget * 1.001, *[x * 1.001 for x in later]]) > eps
+    assert _next_budget(norms, [0.02], shares, 0.01) == 0.0  # nothing left
+
+
+@pytest.mark.parametrize("k", [12, 16, 24, 32])
+def test_a_network_stopped_at_its_budgets_succeeds_whenever_the_full_search_does(k):
+    target = L.random_target([12, 10, 6], seed=1)
+    for eps in (0.05, 0.01, 1e-3):
+        staged = L.prune_random_network(target, eps, seed=k, k=k, method="subset_sum")
+        full = L.prune_random_network(target, eps, seed=k, k=k, method="subset_sum", exact=True)
+        assert staged.succeeded >= full.succeeded, (k, eps)
+        assert all(layer.exact for layer in full.layers)
+        if staged.succeeded:
+            assert staged.certificate <= eps
+
+
+def test_a_network_searches_fully_the_layers_that_stopped_when_that_can_still_meet_eps(monkeypatch):
+    from lottolib import network
+
+    target = L.random_target([12, 10, 6], seed=1)
+    full = L.prune_random_network(target, 0.01, seed=0, k=32, method="subset_sum", exact=True)
+    assert full.succeeded
+    budgets = iter([0.5, 1e-12])  # the first layer stops far too early, the second cannot meet its budget
+    monkeypatch.setattr(network, "_next_budget", lambda *args: next(budgets))
+    construction = L.prune_random_network(target, 0.01, seed=0, k=32, method="subset_sum")
+    assert construction.succeeded
+    assert all(layer.exact for layer in construction.layers)
+    assert construction.certificate == full.certificate
