@@ -33,7 +33,7 @@ from .neuron_pruning import compare_pruning
 from .one_weight import prune_one_weight
 from .probability import pair_success_probability, sampled_pair_errors
 from .seeds import derived
-from .style import COLORS
+from .style import COLORMAPS, COLORS, mark_floor
 from .targets import random_target
 from .verify import sample_unit_ball
 
@@ -140,7 +140,7 @@ class View:
 
 
 class OneWeightView(View):
-    """Left: the k products u·v (teal u > 0, yellow u < 0; at most ~400 drawn), the band w ± ε and
+    """Left: the k products u·v (teal for u > 0, sand for u < 0; at most ~400 drawn), the band w ± ε and
     the kept pair (circled). Right: the pruned block against w·x. The title gives the error, the
     exact probability that k units succeed and the fraction of independent seeds that did."""
 
@@ -151,7 +151,7 @@ class OneWeightView(View):
         left, right = self.figure.subplots(1, 2)
         left.set(xlabel="first-layer weight u", ylabel="product u·v", xlim=(-1, 1), ylim=(-1, 1))
         self.products = left.scatter([], [], s=5, alpha=0.6)
-        self.band = [left.axhline(0, color=COLORS["bound"]) for _ in range(2)]
+        self.band = left.axhspan(-0.01, 0.01, color=COLORS["reference"], alpha=0.3, linewidth=0)  # w ± ε
         self.kept = left.scatter([], [], s=70, facecolor="none", edgecolor=COLORS["pruned"], linewidth=2)
         self.x = torch.linspace(-1, 1, 101, dtype=torch.float64)
         (self.target,) = right.plot(self.x, self.x, color=COLORS["target"], label="w·x")
@@ -160,7 +160,7 @@ class OneWeightView(View):
         legend = right.legend(loc="upper left")
         self.title = self.figure.suptitle("", fontsize=10)
         self._sampled: tuple[tuple, torch.Tensor] | None = None  # the simulated errors do not depend on ε
-        self.redrawn = [self.products, self.kept, *self.band, *left.spines.values(),
+        self.redrawn = [self.band, self.products, self.kept, *left.spines.values(),
                         self.target, self.pruned, *right.spines.values(), legend, self.title]
 
     def update(self, k: int, w: float, eps: float, seed: int = 0) -> OneWeightView:
@@ -174,9 +174,9 @@ class OneWeightView(View):
         products = result.u * result.v
         shown = slice(None, None, max(1, k // 400))
         self.products.set_offsets(torch.stack([result.u[shown], products[shown]], dim=1).numpy())
-        self.products.set_facecolor(np.where(result.u[shown].numpy() > 0, COLORS["plus"], COLORS["minus"]))
-        for line, level in zip(self.band, (w - eps, w + eps), strict=True):
-            line.set_ydata([level, level])
+        self.products.set_facecolor(np.where(result.u[shown].numpy() > 0, COLORS["positive"], COLORS["negative"]))
+        self.band.set_y(w - eps)
+        self.band.set_height(2 * eps)
         kept = result.kept
         self.kept.set_offsets(torch.stack([result.u[kept], products[kept]], dim=1).numpy().reshape(-1, 2))
         self.target.set_ydata(w * self.x)
@@ -206,10 +206,10 @@ class NeuronView(View):
         target = torch.relu(self.points @ self.weight.T).squeeze(1)
         self.target = target
         extent = (-1, 1, -1, 1)
-        image = left.imshow(self._disk(target), origin="lower", extent=extent, cmap="viridis")
+        image = left.imshow(self._disk(target), origin="lower", extent=extent, cmap=COLORMAPS["value"])
         self.figure.colorbar(image, ax=left, shrink=0.85)
         left.set(title="target σ(⟨w, x⟩)", xlabel="x₁", ylabel="x₂")
-        self.error = self.right.imshow(self._disk(target), origin="lower", extent=extent, cmap="magma")
+        self.error = self.right.imshow(self._disk(target), origin="lower", extent=extent, cmap=COLORMAPS["error"])
         colorbar = self.figure.colorbar(self.error, ax=self.right, shrink=0.85)
         self.right.set(xlabel="x₁")
         for axis in (left, self.right):
@@ -234,10 +234,11 @@ class NeuronView(View):
 
 class LayerView(View):
     """A fixed random 16×16 target with ‖W‖₂ = 1. Left: histogram of ‖block(x) − Wx‖ over 2,000
-    inputs on the unit sphere, against η and ε. Right: histogram of the per-weight errors |E±|."""
+    inputs on the unit sphere, against η and ε. Right: histogram of the per-weight errors |E±|. Errors
+    below 10⁻⁷ or above 10 are counted in the end bins."""
 
     defaults: ClassVar[dict[str, float]] = {"k": 400, "eps": 0.05, "seed": 0}
-    edges = np.linspace(-7, 0, 71)
+    edges = np.linspace(-7, 1, 81)
 
     def __init__(self, n: int = 16, d: int = 16) -> None:
         super().__init__()
@@ -245,13 +246,13 @@ class LayerView(View):
         self.inputs = sample_unit_ball(2000, d, 0, on_sphere_fraction=1.0)
         self.left, self.right = self.figure.subplots(1, 2)
         zeros = np.zeros(len(self.edges) - 1)
-        self.measured = self.left.stairs(zeros, self.edges, fill=True, color=COLORS["plus"], alpha=0.8)
-        self.eta = self.left.axvline(0, color=COLORS["pruned"], label="log₁₀ η")
-        self.eps = self.left.axvline(0, color=COLORS["target"], linestyle=":", label="log₁₀ ε")
-        self.left.set(xlabel="log₁₀ ‖block(x) − Wx‖,  ‖x‖ = 1", ylabel="inputs", xlim=(-7, 0))
+        self.measured = self.left.stairs(zeros, self.edges, fill=True, color=COLORS["measured"], alpha=0.8)
+        self.eta = self.left.axvline(0, color=COLORS["certificate"], label="log₁₀ η")
+        self.eps = self.left.axvline(0, color=COLORS["reference"], linestyle=":", label="log₁₀ ε")
+        self.left.set(xlabel="log₁₀ ‖block(x) − Wx‖,  ‖x‖ = 1", ylabel="inputs", xlim=(-7, 1))
         legend = self.left.legend(loc="upper left")
-        self.weights = self.right.stairs(zeros, self.edges, fill=True, color=COLORS["minus"])
-        self.right.set(xlabel="log₁₀ per-weight error |E±|", xlim=(-7, 0))
+        self.weights = self.right.stairs(zeros, self.edges, fill=True, color=COLORS["pruned"], alpha=0.8)
+        self.right.set(xlabel="log₁₀ per-weight error |E±|", xlim=(-7, 1))
         self.title = self.figure.suptitle("", fontsize=10)
         self.redrawn = [self.measured, self.left.yaxis, self.eta, self.eps, *self.left.spines.values(), legend,
                         self.weights, self.right.yaxis, *self.right.spines.values(), self.title]
@@ -261,13 +262,25 @@ class LayerView(View):
         error = construction.error(self.inputs)
         per_weight = torch.cat([construction.plus_error, construction.minus_error]).abs().flatten()
         for stairs, axis, values in ((self.measured, self.left, error), (self.weights, self.right, per_weight)):
-            counts, _ = np.histogram(np.log10(np.maximum(values.numpy(), 1e-7)), bins=self.edges)
+            counts = _log_histogram(values.numpy(), self.edges)
             stairs.set_data(counts)
             axis.set_ylim(0, counts.max() * 1.1 + 1)
         self.eta.set_xdata([np.log10(construction.eta)] * 2)
         self.eps.set_xdata([np.log10(eps)] * 2)
         self.title.set_text(construction.message)
         return self
+
+
+def _log_histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of log₁₀ of the non-negative ``values`` over the bins ``edges`` (in log₁₀ units), every value counted.
+
+    Values below 10^edges[0] (0 included) fall in the first bin and values above 10^edges[-1] in the
+    last, so the histogram never drops one off its axis.
+    """
+    with np.errstate(divide="ignore"):
+        logs = np.log10(values)
+    counts, _ = np.histogram(np.clip(logs, edges[0], edges[-1]), bins=edges)
+    return counts
 
 
 one_weight_figure = OneWeightView.draw
@@ -280,15 +293,15 @@ def masks_figure(construction: LayerConstruction) -> Figure:
     k, d = construction.block.k, construction.block.d
     fig = BookFigure(figsize=(9, 3.2), layout="constrained")
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 3]})
-    left.imshow(construction.first_mask.numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
+    left.imshow(construction.first_mask.numpy(), aspect="auto", cmap=COLORMAPS["mask"], interpolation="nearest")
     left.set(title="first layer mask (d·k × d)", xlabel="input j", ylabel="hidden unit (j, a)")
-    right.imshow(construction.second_mask.numpy(), aspect="auto", cmap="Greys", interpolation="nearest")
+    right.imshow(construction.second_mask.numpy(), aspect="auto", cmap=COLORMAPS["mask"], interpolation="nearest")
     right.set(title="second layer mask (n × d·k)", xlabel="hidden unit (j, a)", ylabel="output i")
     left.set_xticks(range(d))
     right.set_yticks(range(construction.block.n))
     for boundary in range(1, d):
-        left.axhline(boundary * k - 0.5, color=COLORS["pruned"], linewidth=0.8)
-        right.axvline(boundary * k - 0.5, color=COLORS["pruned"], linewidth=0.8)
+        left.axhline(boundary * k - 0.5, color=COLORS["reference"], linewidth=0.8)
+        right.axvline(boundary * k - 0.5, color=COLORS["reference"], linewidth=0.8)
     for axis in (left, right):
         axis.grid(False)
     return fig
@@ -297,8 +310,8 @@ def masks_figure(construction: LayerConstruction) -> Figure:
 def pruned_block_diagram(construction: LayerConstruction) -> Figure:
     """Draw a small pruned block as a graph, inputs at the top, the d·k random hidden units in a row,
     outputs at the bottom: every random edge thin and grey, the kept ones bold, coloured by the sign
-    of their hidden unit's first-layer weight u (teal u > 0: the unit computes a multiple of σ(x_j);
-    yellow u < 0: of σ(−x_j)), as in the one-weight figure. Used units are circled; a legend says so."""
+    of their hidden unit's first-layer weight u (teal for u > 0: the unit computes a multiple of σ(x_j);
+    sand for u < 0: of σ(−x_j)), as in the one-weight figure. Used units are circled; a legend says so."""
     first, second = construction.block.first.numpy(), construction.block.second.numpy()
     hidden, d = first.shape
     n = second.shape[0]
@@ -307,7 +320,7 @@ def pruned_block_diagram(construction: LayerConstruction) -> Figure:
     x_in, x_hidden, x_out = (np.linspace(0, 1, m + 2)[1:-1] for m in (d, hidden, n))
     first_mask, second_mask = construction.first_mask.numpy(), construction.second_mask.numpy()
     own_input = np.arange(hidden) // construction.block.k
-    side = np.where(first[np.arange(hidden), own_input] > 0, COLORS["plus"], COLORS["minus"])
+    side = np.where(first[np.arange(hidden), own_input] > 0, COLORS["positive"], COLORS["negative"])
     pruned: list[list[tuple[float, float]]] = []
     kept: list[list[tuple[float, float]]] = []
     kept_colors: list[str] = []
@@ -318,21 +331,23 @@ def pruned_block_diagram(construction: LayerConstruction) -> Figure:
             (kept if is_kept else pruned).append([end, (x_hidden[unit], 1.0)])
             if is_kept:
                 kept_colors.append(side[unit])
-    axis.add_collection(LineCollection(pruned, colors="#bbbbbb", linewidths=0.3, alpha=0.5))
+    axis.add_collection(LineCollection(pruned, colors=COLORS["removed"], linewidths=0.3, alpha=0.7))
     axis.add_collection(LineCollection(kept, colors=kept_colors, linewidths=2))
     used = first_mask.any(axis=1)
-    axis.scatter(x_hidden[~used], np.ones(int((~used).sum())), s=2, color="#999999", zorder=3)
-    axis.scatter(x_hidden[used], np.ones(int(used.sum())), s=30, color="white", edgecolor=COLORS["target"], zorder=3)
+    axis.scatter(x_hidden[~used], np.ones(int((~used).sum())), s=2, color=COLORS["removed"], zorder=3)
+    background = axis.get_facecolor()  # nodes are filled with the page, so edges stop at their outline
+    axis.scatter(x_hidden[used], np.ones(int(used.sum())), s=30, color=background, edgecolor=COLORS["reference"],
+                 zorder=3)
     for y, xs, names, va in ((2.0, x_in, [f"$x_{j + 1}$" for j in range(d)], "bottom"),
                              (0.0, x_out, [f"$\\approx (Wx)_{i + 1}$" for i in range(n)], "top")):
-        axis.scatter(xs, np.full_like(xs, y), s=60, color="white", edgecolor=COLORS["target"], zorder=3)
+        axis.scatter(xs, np.full_like(xs, y), s=60, color=background, edgecolor=COLORS["reference"], zorder=3)
         for x, name in zip(xs, names, strict=True):
             axis.text(x, y + (0.1 if va == "bottom" else -0.1), name, ha="center", va=va)
     for y, label in ((2.0, "input"), (1.0, f"{hidden} random\nhidden units"), (0.0, "output")):
         axis.text(-0.03, y, label, ha="right", va="center")
-    handles = [Line2D([], [], color=COLORS["plus"], linewidth=2, label="kept, unit with $u > 0$"),
-               Line2D([], [], color=COLORS["minus"], linewidth=2, label="kept, unit with $u < 0$"),
-               Line2D([], [], color="#bbbbbb", linewidth=1, label="pruned")]
+    handles = [Line2D([], [], color=COLORS["positive"], linewidth=2, label="kept, unit with $u > 0$"),
+               Line2D([], [], color=COLORS["negative"], linewidth=2, label="kept, unit with $u < 0$"),
+               Line2D([], [], color=COLORS["removed"], linewidth=1, label="pruned")]
     axis.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3)
     axis.set_axis_off()
     axis.set_xlim(-0.2, 1.0)
@@ -354,10 +369,10 @@ class DeepView(View):
         self.target_accuracy = prediction_accuracy(self.target_outputs, self.target.y_test)
         self.left, self.right = self.figure.subplots(1, 2)
         depth = len(self.target.weights)
-        self.eta_bars = self.left.bar([f"$\\eta_{i + 1}$" for i in range(depth)], [1.0] * depth, color=COLORS["pruned"])
+        self.eta_bars = self.left.bar([f"$\\eta_{i + 1}$" for i in range(depth)], [1.0] * depth, color=COLORS["certificate"])
         self.left.set(yscale="log", ylim=(1e-4, 10), title="per-layer η")
         labels = ["certificate", "measured\n(test set)", "ε"]
-        colors = [COLORS["pruned"], COLORS["plus"], COLORS["target"]]
+        colors = [COLORS["certificate"], COLORS["measured"], COLORS["reference"]]
         self.error_bars = self.right.bar(labels, [1.0] * 3, color=colors)
         self.right.set(yscale="log", ylim=(1e-5, 10))
         self.title = self.figure.suptitle("", fontsize=10)
@@ -387,31 +402,38 @@ deep_figure = DeepView.draw
 class NeuronPruningView(View):
     """One ReLU neuron on the unit sphere of R^d, from a random net whose first hidden layer has ``hidden_width``
     units: the best any neuron pruning can do (random-features lower bound) against weight pruning
-    (pair and SubsetSum), as relative L2 errors on a log scale."""
+    (pair and SubsetSum), as relative L2 errors on a log scale. The axis stops at the floor 10⁻⁸, which no
+    value in the widget's range reaches; the title would name a value below it."""
 
     defaults: ClassVar[dict[str, float]] = {"d": 8, "hidden_width": 512, "seed": 0}
+    floor = 1e-8
 
     def __init__(self) -> None:
         super().__init__()
         self.axis = self.figure.subplots(1, 1)
         labels = ["neuron pruning\n(lower bound)", "weight pruning\n(pair)", "weight pruning\n(SubsetSum)"]
-        self.bars = self.axis.bar(labels, [1.0] * 3, color=[COLORS["minus"], COLORS["plus"], COLORS["pruned"]])
-        self.axis.set(yscale="log", ylim=(1e-6, 2), ylabel="relative L2 error")
+        self.bars = self.axis.bar(labels, [1.0] * 3, color=[COLORS["lower_bound"], COLORS["pair"], COLORS["subset_sum"]])
+        self.axis.set(yscale="log", ylabel="relative L2 error", ylim=(self.floor, 2))
+        mark_floor(self.axis, self.floor)
         self.title = self.figure.suptitle("", fontsize=10)
         self.redrawn = [*self.bars, *self.axis.spines.values(), self.title]
 
     def update(self, d: int, hidden_width: int, seed: int = 0) -> NeuronPruningView:
         row = compare_pruning(d, max(hidden_width, d), seed=seed, samples=2000)
         for bar, value in zip(self.bars, (row.neuron, row.pair, row.subset_sum), strict=True):
-            bar.set_height(max(value, 1e-6))
+            bar.set_height(max(value, self.floor))
+        below = [name for name, value in (("neuron", row.neuron), ("pair", row.pair), ("SubsetSum", row.subset_sum))
+                 if value < self.floor]
+        floor_note = f" ({', '.join(below)} below the floor 10⁻⁸, not drawn)" if below else ""
         self.title.set_text(f"σ(⟨w*, x⟩) on the sphere in d = {d}, hidden width {row.hidden_width}: "
-                            f"neuron ≥ {row.neuron:.2g}, pair {row.pair:.2g}, SubsetSum {row.subset_sum:.2g}")
+                            f"neuron ≥ {row.neuron:.2g}, pair {row.pair:.2g}, SubsetSum {row.subset_sum:.2g}{floor_note}")
         return self
 
 
 class SubsetSumView(View):
     """A fixed random 16×16 target (‖W‖₂ = 1) from the same random block, pruned by the pair method and by
-    SubsetSum: histograms of the per-weight errors |E±| (log scale), with η for each against ε."""
+    SubsetSum: histograms of the per-weight errors |E±| (log scale), with η for each against ε. Errors
+    below 10⁻⁹ or above 1 are counted in the end bins."""
 
     defaults: ClassVar[dict[str, float]] = {"k": 48, "eps": 0.01, "seed": 0}
     edges = np.linspace(-9, 0, 91)
@@ -422,8 +444,8 @@ class SubsetSumView(View):
         self.axis = self.figure.subplots(1, 1)
         zeros = np.zeros(len(self.edges) - 1)
         self.stairs = {m: self.axis.stairs(zeros, self.edges, fill=True, alpha=0.7, color=c, label=m)
-                       for m, c in (("pair", COLORS["plus"]), ("subset_sum", COLORS["pruned"]))}
-        self.eps = self.axis.axvline(0, color=COLORS["target"], linestyle=":", label="log₁₀ ε")
+                       for m, c in (("pair", COLORS["pair"]), ("subset_sum", COLORS["subset_sum"]))}
+        self.eps = self.axis.axvline(0, color=COLORS["reference"], linestyle=":", label="log₁₀ ε")
         self.axis.set(xlabel="log₁₀ per-weight error |E±|", ylabel="weights", xlim=(-9, 0))
         legend = self.axis.legend(loc="upper left")
         self.title = self.figure.suptitle("", fontsize=10)
@@ -434,7 +456,7 @@ class SubsetSumView(View):
         for method, stairs in self.stairs.items():
             construction = prune_layer(self.target_matrix, k=k, seed=seed, method=method, eps=eps)
             errors = torch.cat([construction.plus_error, construction.minus_error]).abs().flatten()
-            counts, _ = np.histogram(np.log10(np.maximum(errors.numpy(), 1e-9)), bins=self.edges)
+            counts = _log_histogram(errors.numpy(), self.edges)
             stairs.set_data(counts)
             top = max(top, counts.max())
             verdicts[method] = f"{construction.eta:.2g} ({'ok' if construction.succeeded else 'FAILED'})"

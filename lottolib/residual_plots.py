@@ -36,7 +36,8 @@ class ResidualView(View):
 
     Left, per block i (log scale): the certificate Δ_i, the largest stream error ‖z̃_i − z_i‖₂ over
     2,000 inputs on the unit sphere, and the target's reach R_i = (1 + strength²)^i. Right: η of every
-    pruned pair (W₁ and W₂ of each block). The title gives the certificate's verdict at ``eps``.
+    pruned pair (W₁ filled, W₂ hatched, both in the certificate's colour), every one on the axis. The title
+    gives the certificate's verdict at ``eps``.
     """
 
     defaults: ClassVar[dict[str, float]] = {"k": 48, "blocks": 3, "strength": 0.8, "eps": 0.05, "seed": 0}
@@ -47,11 +48,11 @@ class ResidualView(View):
         self.figure.subplots_adjust(left=0.08, right=0.97, bottom=0.15, top=0.76, wspace=0.3)
         self.left, self.right = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
         self.inputs = sample_unit_ball(2000, STREAM, 0, on_sphere_fraction=1.0)
-        styles = {"certificate Δᵢ": (COLORS["pruned"], "-", "o"), "measured ‖z̃ᵢ − zᵢ‖": (COLORS["plus"], "-", "s"),
+        styles = {"certificate Δᵢ": (COLORS["certificate"], "-", "o"), "measured ‖z̃ᵢ − zᵢ‖": (COLORS["measured"], "-", "s"),
                   "reach Rᵢ of the target": (COLORS["target"], ":", "")}
         self.lines = {label: self.left.plot([], [], color=color, linestyle=line, marker=marker, label=label)[0]
                       for label, (color, line, marker) in styles.items()}
-        self.eps_line = self.left.axhline(1.0, color=COLORS["bound"], linestyle="--", label="ε")
+        self.eps_line = self.left.axhline(1.0, color=COLORS["reference"], linestyle="--", label="ε")
         self.left.set(yscale="log", xlabel="block i", ylabel="error / norm")
         self.figure.legend(loc="upper center", bbox_to_anchor=(0.5, 0.91), ncol=4, fontsize=8)
         self.title = self.figure.suptitle("", fontsize=10)
@@ -77,16 +78,25 @@ class ResidualView(View):
         every = [v for series in values.values() for v in series] + [eps]
         self.left.set_xlim(0.7, int(blocks) + 0.3)
         self.left.set_xticks(index)
-        self.left.set_ylim(max(min(every), 1e-7) / 3, max(every) * 3)
+        self.left.set_ylim(_smallest_positive(every) / 3, max(every) * 3)
         self.right.clear()
-        for j, (name, color) in enumerate((("W₁", COLORS["plus"]), ("W₂", COLORS["minus"]))):
-            self.right.bar(index + (j - 0.5) * 0.4, construction.etas[j::2], width=0.4, color=color, label=name)
-        self.right.set(yscale="log", ylabel="η of each pruned pair", ylim=(1e-5, 2), xlabel="block i", xticks=index)
+        for j, (name, fill) in enumerate((("W₁", COLORS["certificate"]), ("W₂", "none"))):  # W₂: hatched outline
+            self.right.bar(index + (j - 0.5) * 0.4, construction.etas[j::2], width=0.4, facecolor=fill,
+                           edgecolor=COLORS["certificate"], hatch="" if j == 0 else "////", label=name)
+        self.right.set(yscale="log", ylabel="η of each pruned pair",
+                       ylim=(_smallest_positive(construction.etas) / 3, max(*construction.etas, 0.7) * 3),
+                       xlabel="block i", xticks=index)
         self.right.legend(loc="upper right", fontsize=8)
         verdict = "certified" if construction.succeeded else "NOT certified"
         self.title.set_text(f"k = {int(k)}, {int(blocks)} blocks, ‖W₁‖‖W₂‖ = {strength ** 2:.2f}: certificate "
                             f"{construction.certificate:.2g} ({verdict} at ε = {eps:.2g}), measured {measured[-1]:.2g}")
         return self
+
+
+def _smallest_positive(values: list[float]) -> float:
+    """The smallest positive value (for the bottom of a log axis that shows them all); 1e-12 if none is positive."""
+    return min((value for value in values if value > 0), default=1e-12)
+
 
 residual_figure = ResidualView.draw
 

@@ -180,7 +180,7 @@ class Explorer(widgets.VBox):
     def _note_html(self, error: str | None = None) -> str:
         text = f"<small>{html.escape(self.note_text)}</small>"
         if error is not None:
-            text += f"<br><b style='color:#d1495b'>{html.escape(error)}</b>"
+            text += f"<br><b>{html.escape(error)}</b>"
         return text
 
 

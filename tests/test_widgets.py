@@ -4,7 +4,8 @@
 - run in a real kernel (nbclient), a widget cell outputs the widget and nothing else, and a static
   twin cell (the figure as the cell's last expression) outputs its image;
 - each explorer draws on creation, states its caps in the note, reaches every k through a log grid
-  and draws an image at both ends of every slider; a construction that fails says FAILED.
+  and draws an image, with all its data on the axes, at both ends of every slider; a construction
+  that fails says FAILED.
 """
 
 import io
@@ -23,6 +24,7 @@ from PIL import Image
 matplotlib.use("Agg")
 
 from lottolib import plots, widgets
+from lottolib.style import check_visible, hidden_data
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EXPLORERS = ["one_weight_explorer", "neuron_explorer", "layer_explorer", "deep_explorer",
@@ -91,6 +93,7 @@ def test_figures_stay_out_of_pyplot_and_show_themselves_as_png(name):
     assert not pyplot.get_fignums(), f"{name} registered a figure with pyplot (a frozen copy would show in Jupyter)"
     width, height = _png_size(figure._repr_png_())
     assert width > 300 and height > 150
+    check_visible(figure)  # every point, bar and line inside its axes
 
 
 # --- in a real kernel ---------------------------------------------------------------------------------
@@ -201,6 +204,7 @@ def test_updates_at_both_ends_of_every_slider_draw_an_image(explorers, name):
                     explorer.redraw()
                 assert explorer.image.value[:8] == PNG, f"{name}: no image at {key}={end}"
                 assert "failed" not in explorer.note.value, explorer.note.value
+                assert not hidden_data(explorer.view.figure), f"{name} at {key}={end}: data off the axes"
             slider.value = defaults[key]
     finally:
         for key, slider in explorer.sliders.items():
