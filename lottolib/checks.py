@@ -140,24 +140,28 @@ def check_layers(
 ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
     """A network's target weights W_i and per-weight errors E⁺_i, E⁻_i as float64 matrices, checked.
 
+    Each is read by :func:`as_matrix` (named W_i, E+_i, E-_i): real numbers (tensor, array or nested
+    list; a list is read in float64), on the CPU, finite, a non-empty matrix.
+
     Raises
     ------
+    TypeError
+        For complex, boolean or non-numeric entries.
     ValueError
         Unless there is one E⁺ and one E⁻ per layer, each of the shape of its W, the layers chain
-        (W_{i+1} takes as many inputs as W_i has outputs) and every entry is finite.
+        (W_{i+1} takes as many inputs as W_i has outputs) and every matrix is non-empty, on the CPU
+        and finite.
     """
-    matrices = [torch.as_tensor(w).double() for w in weights]
-    plus = [torch.as_tensor(p).double() for p in plus_errors]
-    minus = [torch.as_tensor(m).double() for m in minus_errors]
-    if not matrices or len(matrices) != len(plus) or len(matrices) != len(minus):
-        raise ValueError(f"need one E⁺ and one E⁻ per layer: got {len(matrices)} weights, {len(plus)} E⁺, {len(minus)} E⁻")
+    groups = [list(weights), list(plus_errors), list(minus_errors)]
+    if not groups[0] or len(groups[0]) != len(groups[1]) or len(groups[0]) != len(groups[2]):
+        raise ValueError(f"need one E⁺ and one E⁻ per layer: got {len(groups[0])} weights, {len(groups[1])} E⁺, "
+                         f"{len(groups[2])} E⁻")
+    matrices, plus, minus = ([as_matrix(m, f"{name}_{i + 1}") for i, m in enumerate(group)]
+                             for name, group in zip(("W", "E+", "E-"), groups, strict=True))
     for i, (w, p, m) in enumerate(zip(matrices, plus, minus, strict=True)):
-        if w.ndim != 2 or p.shape != w.shape or m.shape != w.shape:
+        if p.shape != w.shape or m.shape != w.shape:
             raise ValueError(f"layer {i + 1}: W, E⁺, E⁻ must be matrices of one shape, got "
                              f"{tuple(w.shape)}, {tuple(p.shape)}, {tuple(m.shape)}")
         if i and w.shape[1] != matrices[i - 1].shape[0]:
             raise ValueError(f"W_{i + 1} takes {w.shape[1]} inputs but W_{i} has {matrices[i - 1].shape[0]} outputs")
-        for name, matrix in (("W", w), ("E+", p), ("E-", m)):
-            if not bool(torch.isfinite(matrix).all()):
-                raise ValueError(f"layer {i + 1}: {name} has a NaN or infinite entry")
     return matrices, plus, minus

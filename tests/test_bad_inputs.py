@@ -170,7 +170,7 @@ ISSUE_17 = [
                                                                        image_size=(2, 2)),
      ValueError, re.escape("padding must be at most max(h, w) - 1 = 2 for a 3x3 kernel (a larger padding only adds "
                            "outputs that are 0 for every input), got 3000")),
-    ("prune_cnn(padding=3000)", lambda: prune_cnn(KERNEL, torch.zeros(1, 2 * 6000**2), k=2, seed=0, padding=3000),
+    ("prune_cnn(padding=3000)", lambda: prune_cnn(KERNEL, torch.zeros(1, 2 * 16), k=2, seed=0, padding=3000),
      ValueError, re.escape("padding must be at most max(h, w) - 1 = 2 for a 3x3 kernel (a larger padding only adds "
                            "outputs that are 0 for every input), got 3000")),
     ("random_target([10**6, 10**6])", lambda: L.random_target([10**6, 10**6], seed=0), L.MemoryLimitError,
@@ -204,3 +204,38 @@ def test_issue_17_inputs_get_their_exact_message(name, call, error, pattern):
     with pytest.raises(error) as raised:
         call()
     assert re.fullmatch(pattern, str(raised.value)), str(raised.value)
+
+
+ONE = torch.ones(1, 1, dtype=torch.float64)
+LAYERS = [  # (name, W_1, message): E⁺_1 = E⁻_1 = [[1]] unless W_1 is refused first
+    ("complex entries", torch.tensor([[1 + 1j]]),
+     "W_1 holds complex numbers; the construction needs real weights (pass W_1.real if the imaginary part is zero)"),
+    ("bool matrix", torch.ones(1, 1, dtype=torch.bool), "W_1 must hold real numbers, got dtype torch.bool"),
+    ("empty 0x3 matrix", torch.zeros(0, 3), "W_1 must be a non-empty 2-D matrix (n outputs x d inputs), got shape (0, 3)"),
+    ("meta tensor", torch.zeros(1, 1, device="meta"),
+     "W_1 is on the device 'meta'; lottolib computes on the CPU (a meta tensor holds no values)"),
+    ("strings", [["a"]], "W_1 must hold real numbers (tensor, array or nested list): "),
+]
+
+
+@pytest.mark.parametrize("function", ["exact_supremum", "tight_certificate"])
+@pytest.mark.parametrize(("name", "weight", "message"), LAYERS, ids=[case[0] for case in LAYERS])
+def test_layers_of_a_network_get_their_exact_message(function, name, weight, message):
+    """exact_supremum and tight_certificate read W_i, E⁺_i, E⁻_i through check_layers: complex entries are not
+    silently cut to their real part, and bool, empty, meta and text inputs are refused before any work."""
+    from lottolib.exact import exact_supremum
+    from lottolib.propagation import tight_certificate
+
+    call = {"exact_supremum": exact_supremum, "tight_certificate": tight_certificate}[function]
+    with pytest.raises((TypeError, ValueError)) as raised:
+        call([weight], [ONE], [ONE])
+    assert str(raised.value).startswith(message) and (name == "strings" or str(raised.value) == message)
+
+
+def test_layers_given_as_lists_are_read_in_float64():
+    """[[0.1]] is the float64 0.1 (not float32's 0.100000001): the exact supremum of E⁺ = E⁻ = [[0.1]] on
+    W = [[1]] is 0.1, enclosed."""
+    from lottolib.exact import exact_supremum
+
+    result = exact_supremum([[[1.0]]], [[[0.1]]], [[[0.1]]])
+    assert result.value <= 0.1 <= result.upper <= 0.1 * (1 + 1e-9)
