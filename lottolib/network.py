@@ -192,7 +192,8 @@ class NetworkConstruction(CompositeConstruction):
         ----------
         max_size
             Solve the semidefinite relaxation only when its side k = 2d + 2Σ_{i<l} n_i is at most
-            this (the cost grows like k⁶: seconds at k = 40, minutes at k = 90).
+            this (the cost grows like k⁶: seconds at k = 40, minutes at k = 90); an integer in
+            1 … :data:`lottolib.propagation.LARGEST_MAX_SIZE`.
 
         Returns
         -------
@@ -200,6 +201,13 @@ class NetworkConstruction(CompositeConstruction):
             ``old`` is :attr:`certificate`; ``new`` ≤ ``old`` bounds the exact error. The relaxation is
             solved for the stored float64 errors Ê; the distance to the exact errors is added as the
             recursion bound of ‖G̃_exact − G̃_Ê‖ (layer gains ‖W_i‖ + η_i, per-layer slack ‖E − Ê‖_F).
+            When the relaxation is not used, ``method`` is ``"recursion"`` and ``note`` says why.
+
+        Raises
+        ------
+        ModuleNotFoundError
+            When the relaxation is to be solved and cvxpy or Clarabel is missing (never the recursion
+            silently in its place); ``TypeError``/``ValueError`` for a bad ``max_size``.
         """
         report = tight_certificate_report(self.target, [layer.plus_error for layer in self.layers],
                                           [layer.minus_error for layer in self.layers], max_size=max_size)
