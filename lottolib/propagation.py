@@ -16,7 +16,7 @@ p, q, h_i, r_i = h_i − z_i, g_i = h_i + s δ_i, and s̃_i = g_i − z̃_i, all
   (a) f_a(w) f_b(w) ≥ 0 for every pair of forms,  (b) f_a(w) f_b(w) = 0 for the complementary
   pairs (p_j, q_j), (h_{i,j}, r_{i,j}), (g_{i,j}, s̃_{i,j}) (a ReLU's output or its slack is 0),
   (c) ‖p‖² + ‖q‖² = ‖x‖² ≤ 1 and (d) ‖w‖² ≤ R², R² = 1 + Σ_i (A_i² + (Δ_i/s)²), since
-  ‖h_i‖ ≤ ‖z_i‖ ≤ A_i = Π_{j≤i}‖W_j‖₂ and ‖g_i − h_i‖ ≤ ‖z̃_i − z_i‖ ≤ Δ_i (the old recursion).
+  ‖h_i‖ ≤ ‖z_i‖ ≤ A_i = Π_{j≤i}‖W_j‖₂ and ‖g_i − h_i‖ ≤ ‖z̃_i − z_i‖ ≤ Δ_i (chapter 5's recursion).
 
 **The bound (weak Lagrangian duality, the S-procedure).** For any symmetric Y with Y_ab ≥ 0 off
 the complementary pairs (any sign on them) and any real t, let K = OᵀO + ΦᵀYΦ − t·C (C the
@@ -29,7 +29,7 @@ of (Y, t) is sound; a good one comes from the doubly non-negative (DNN) semidefi
 of the same constraints, whose dual variables are exactly such a Y. The relaxation is solved
 numerically (cvxpy + Clarabel); its output is *not trusted*: the bound is recomputed from Y
 with every rounding error bounded (``_verified_lambda_max``), and the result is never above
-the old recursion (:func:`recursion_certificate`), which is returned (with a note saying why) when
+the recursion's bound (:func:`recursion_certificate`), which is returned (with a note saying why) when
 the problem is larger than ``max_size``, when a scaled quantity would leave float64's normal range
 (tiny or huge errors: see ``_build``), or when the solver fails (then a ``RuntimeWarning`` says so).
 Without cvxpy or Clarabel the relaxation cannot be solved: :func:`tight_certificate_report` raises
@@ -37,7 +37,7 @@ Without cvxpy or Clarabel the relaxation cannot be solved: :func:`tight_certific
 
 Cost: the semidefinite program has one matrix variable of side k = 2d + 2Σ_{i<l} n_i; an
 interior-point solve grows like k⁶ (measured: about 1 s at k = 30, 15 s at k = 50, 80 s at
-k = 70, 220 s at k = 90 on one core). Above ``max_size`` (default 60) the old bound is returned;
+k = 70, 220 s at k = 90 on one core). Above ``max_size`` (default 60) the recursion's bound is returned;
 ``max_size`` above :data:`LARGEST_MAX_SIZE` is refused (such a solve would run for hours).
 
 Introduced in chapter 12, *How tight is the certificate*, where the proof is.
@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_SIZE = 60
-"""Largest side k of the semidefinite program solved by default (above it, the old recursion)."""
+"""Largest side k of the semidefinite program solved by default (above it, the recursion's bound)."""
 
 LARGEST_MAX_SIZE = 120
 """Largest ``max_size`` accepted: the interior-point solve grows like k⁶ (about 220 s at k = 90)."""
@@ -107,7 +107,7 @@ def _overflow_message(what: str) -> str:
 
 def recursion_certificate(weights: Sequence[object], plus_errors: Sequence[object],
                           minus_errors: Sequence[object]) -> float:
-    """The old certificate Δ_l (chapter 5) from the matrices: ‖W_i‖₂ and η_i = ‖[E⁺_i | E⁻_i]‖₂ bounded
+    """The recursion's certificate Δ_l (chapter 5) from the matrices: ‖W_i‖₂ and η_i = ‖[E⁺_i | E⁻_i]‖₂ bounded
     with :func:`~lottolib.bounds.spectral_norm_bound`, the recursion rounded up.
 
     Returns a float ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂.
@@ -140,7 +140,6 @@ class _Problem:
     complementary: torch.Tensor  # (m, m) bool: pairs whose product is 0
     radius_squared: float     # R² ≥ ‖w‖² (rounded up)
     scale: float              # s, a power of two
-    old: float                # the old certificate
 
 
 def _power_of_two_at_least(value: float) -> float:
@@ -177,8 +176,7 @@ def _build(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[to
     for i in range(len(weights)):
         gaps.append(certificate(norms[: i + 1], etas[: i + 1]))
         reach.append(mul_up(reach[-1], norms[i]))
-    old = gaps[-1]
-    scale = _power_of_two_at_least(old)
+    scale = _power_of_two_at_least(gaps[-1])  # Δ_l, the recursion's bound
     if len(weights) == 1:
         scaled = [(plus[0], 1.0 / scale), (minus[0], 1.0 / scale)]
     else:
@@ -229,7 +227,7 @@ def _build(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[to
     for a, b, n in pairs:
         complementary[torch.arange(a, a + n), torch.arange(b, b + n)] = True
         complementary[torch.arange(b, b + n), torch.arange(a, a + n)] = True
-    return _Problem(torch.cat(forms), objective, 2 * d, complementary, radius, scale, old)
+    return _Problem(torch.cat(forms), objective, 2 * d, complementary, radius, scale)
 
 
 def _lagrangian(problem: _Problem, multipliers: torch.Tensor) -> torch.Tensor:
@@ -350,15 +348,17 @@ def _in_dual_cone(problem: _Problem, multipliers: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class CertificateReport:
-    """Old and new certificate for one pruned network, with how the new one was obtained.
+    """The recursion's and the tight certificate for one pruned network, with how the tight one was obtained.
 
-    ``method`` is ``"relaxation"`` (the verified Lagrangian bound) or ``"recursion"`` (too large,
-    no solver, or the solver failed: then ``new == old``); ``size`` is k, the side of the
-    semidefinite program; ``seconds`` the wall time of :func:`tight_certificate_report`.
+    ``recursion`` is the recursion's bound Δ_l (chapter 5); ``tight`` ≤ ``recursion`` is the tight
+    certificate. ``method`` is ``"relaxation"`` (``tight`` is the verified Lagrangian bound) or
+    ``"recursion"`` (too large, no solver, or the solver failed: then ``tight == recursion``);
+    ``size`` is k, the side of the semidefinite program; ``seconds`` the wall time of
+    :func:`tight_certificate_report`.
     """
 
-    old: float
-    new: float
+    recursion: float
+    tight: float
     method: str
     size: int
     seconds: float
@@ -393,7 +393,7 @@ def tight_certificate_report(
     *,
     max_size: int = DEFAULT_MAX_SIZE,
 ) -> CertificateReport:
-    """Both certificates for G̃ vs F (see the module docstring), and how the new one was obtained.
+    """Both certificates for G̃ vs F (see the module docstring), and how the tight one was obtained.
 
     Parameters
     ----------
@@ -408,7 +408,7 @@ def tight_certificate_report(
     Returns
     -------
     CertificateReport
-        ``new`` ≤ ``old``, both ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂ in exact arithmetic. ``method`` is
+        ``tight`` ≤ ``recursion``, both ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂ in exact arithmetic. ``method`` is
         ``"recursion"`` with a ``note`` saying why when the relaxation was not used.
 
     Raises
@@ -428,31 +428,31 @@ def tight_certificate_report(
     start = time.perf_counter()
     size_limit = _check_max_size(max_size)
     weights, plus, minus = _checked(weights, plus_errors, minus_errors)
-    old = _recursion(weights, plus, minus)
+    recursion = _recursion(weights, plus, minus)
     k = 2 * weights[0].shape[1] + 2 * sum(w.shape[0] for w in weights[:-1])
 
-    def recursion(note: str) -> CertificateReport:
-        return CertificateReport(old, old, "recursion", k, time.perf_counter() - start, note)
+    def recursion_only(note: str) -> CertificateReport:
+        return CertificateReport(recursion, recursion, "recursion", k, time.perf_counter() - start, note)
 
-    if old == 0.0:
-        return recursion("the errors are zero")
+    if recursion == 0.0:
+        return recursion_only("the errors are zero")
     if k > size_limit:
-        return recursion(f"k = {k} > max_size = {size_limit}: the relaxation was not solved")
+        return recursion_only(f"k = {k} > max_size = {size_limit}: the relaxation was not solved")
     problem = _build(weights, plus, minus)
     if problem is None:
-        return recursion("the errors are too small or too large for the relaxation's scaled forms to be exact in "
-                         "float64 (a product underflows or overflows): the recursion's bound is returned")
+        return recursion_only("the errors are too small or too large for the relaxation's scaled forms to be exact "
+                              "in float64 (a product underflows or overflows): the recursion's bound is returned")
     _require_solver()
     try:
         candidates = _solve_relaxation(problem)
-    except Exception as error:  # a failing solver falls back to the sound old bound, announced
+    except Exception as error:  # a failing solver falls back to the recursion's sound bound, announced
         note = f"relaxation not solved ({type(error).__name__}: {error}); the recursion's bound is returned"
         warnings.warn(f"tight certificate: {note}", RuntimeWarning, stacklevel=2)
-        return recursion(note)
+        return recursion_only(note)
     bound = min(_candidate_bound(problem, y) for y in candidates)
-    if bound >= old:
-        return recursion("the verified relaxation bound was not below the recursion")
-    return CertificateReport(old, bound, "relaxation", k, time.perf_counter() - start)
+    if bound >= recursion:
+        return recursion_only("the verified relaxation bound was not below the recursion")
+    return CertificateReport(recursion, bound, "relaxation", k, time.perf_counter() - start)
 
 
 def _candidate_bound(problem: _Problem, multipliers: torch.Tensor) -> float:
@@ -472,6 +472,6 @@ def tight_certificate(
 ) -> float:
     """A float ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂, never above :func:`recursion_certificate`.
 
-    See :func:`tight_certificate_report` for the parameters, errors and warnings; this returns its ``new``.
+    See :func:`tight_certificate_report` for the parameters, errors and warnings; this returns its ``tight``.
     """
-    return tight_certificate_report(weights, plus_errors, minus_errors, max_size=max_size).new
+    return tight_certificate_report(weights, plus_errors, minus_errors, max_size=max_size).tight

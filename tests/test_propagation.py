@@ -80,8 +80,8 @@ def test_planted_one_layer_one_output():
     assert truth * (1 - 1e-9) <= found.error <= truth * (1 + 1e-9)
     assert float(torch.as_tensor(found.x).norm()) <= 1 + 1e-12
     report = tight_certificate_report(weights, plus, minus)
-    assert report.new >= truth
-    assert report.old >= report.new
+    assert report.tight >= truth
+    assert report.recursion >= report.tight
 
 
 def test_adversary_on_planted_wide_input():
@@ -139,9 +139,9 @@ def test_certificates_bound_the_exact_supremum(network):
     weights, plus, minus = network
     exact = exact_supremum(weights, plus, minus)
     report = tight_certificate_report(weights, plus, minus)
-    assert report.new >= exact.value * (1 - RELATIVE)
-    assert report.old >= report.new
-    assert report.old >= exact.value * (1 - RELATIVE)
+    assert report.tight >= exact.value * (1 - RELATIVE)
+    assert report.recursion >= report.tight
+    assert report.recursion >= exact.value * (1 - RELATIVE)
     d = weights[0].shape[1]
     found = strong_adversary(error_torch(weights, plus, minus), d, samples=256, starts=8, steps=40, lbfgs_points=1)
     assert found.error <= exact.value * (1 + RELATIVE) + 1e-15
@@ -162,7 +162,7 @@ def test_any_multipliers_give_a_sound_bound(network, seed):
 
 
 def test_new_certificate_is_tight_on_a_small_random_target():
-    """Depth 3: within 1.2× of the exact supremum, where the old recursion is > 3× above it."""
+    """Depth 3: within 1.2× of the exact supremum, where the recursion's bound is > 3× above it."""
     weights = L.random_target([2, 4, 4, 2], 0)
     construction = L.prune_random_network(weights, 0.1, seed=1, k=30)
     plus = [layer.plus_error for layer in construction.layers]
@@ -170,8 +170,8 @@ def test_new_certificate_is_tight_on_a_small_random_target():
     exact = exact_supremum(weights, plus, minus).value
     report = tight_certificate_report(weights, plus, minus)
     assert report.method == "relaxation"
-    assert exact <= report.new <= 1.2 * exact
-    assert report.old > 3 * exact
+    assert exact <= report.tight <= 1.2 * exact
+    assert report.recursion > 3 * exact
 
 
 def test_one_ulp_example_in_exact_rational_arithmetic():
@@ -194,7 +194,7 @@ def test_fallback_above_max_size_and_bad_input():
     plus = [layer.plus_error for layer in construction.layers]
     minus = [layer.minus_error for layer in construction.layers]
     report = tight_certificate_report(weights, plus, minus, max_size=4)
-    assert report.method == "recursion" and report.new == report.old and "max_size" in report.note
+    assert report.method == "recursion" and report.tight == report.recursion and "max_size" in report.note
     with pytest.raises(ValueError, match="one E"):
         tight_certificate(weights, plus[:1], minus)
     with pytest.raises(ValueError, match=r"one shape"):
@@ -222,8 +222,8 @@ def test_tiny_and_subnormal_errors_are_bounded_in_exact_arithmetic(exponent, w2)
     minus = [torch.tensor([[e1_minus]], dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)]
     exact = _one_unit_supremum(w2, e1_plus, 0.0)
     report = tight_certificate_report(weights, plus, minus)
-    assert Fraction(report.new) >= exact
-    assert report.old >= report.new
+    assert Fraction(report.tight) >= exact
+    assert report.recursion >= report.tight
 
 
 def test_issue_17_subnormal_counterexample():
@@ -233,7 +233,7 @@ def test_issue_17_subnormal_counterexample():
     exact = _one_unit_supremum(0.09215484771471874, 5.9e-322, 0.0)
     assert float(exact) == pytest.approx(5.418e-323, rel=0.01)
     report = tight_certificate_report(weights, plus, minus)
-    assert Fraction(report.new) >= exact
+    assert Fraction(report.tight) >= exact
     assert report.method == "recursion" and "underflows" in report.note  # announced, not silent
 
 
@@ -299,4 +299,4 @@ def test_failing_solver_is_announced(monkeypatch):
     weights, plus, minus = _small_network()
     with pytest.warns(RuntimeWarning, match="solver crashed"):
         report = tight_certificate_report(weights, plus, minus)
-    assert report.method == "recursion" and report.new == report.old and "solver crashed" in report.note
+    assert report.method == "recursion" and report.tight == report.recursion and "solver crashed" in report.note
