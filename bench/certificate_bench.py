@@ -51,7 +51,7 @@ def measure(construction, recursion: float, *, tight: bool, samples: int = 4096,
            "ratio_recursion": recursion / worst, "ratio_certificate": certificate / worst,
            "seconds_certificate": seconds_certificate, "seconds_adversary": seconds_adversary}
     if report is not None:
-        row.update({"tight": report.new, "ratio_tight": report.new / worst, "tight_method": report.method,
+        row.update({"tight": report.tight, "ratio_tight": report.tight / worst, "tight_method": report.method,
                     "tight_size": report.size, "seconds_tight": report.seconds})
     return row
 

@@ -193,22 +193,31 @@ class NetworkConstruction(CompositeConstruction):
         ----------
         max_size
             Solve the semidefinite relaxation only when its side k = 2d + 2Σ_{i<l} n_i is at most
-            this (the cost grows like k⁶: seconds at k = 40, minutes at k = 90).
+            this (the cost grows like k⁶: seconds at k = 40, minutes at k = 90); an integer in
+            1 … :data:`lottolib.propagation.LARGEST_MAX_SIZE`.
 
         Returns
         -------
         lottolib.propagation.CertificateReport
-            ``old`` is :attr:`certificate`; ``new`` ≤ ``old`` bounds the exact error. The relaxation is
+            ``recursion`` is :attr:`certificate`; ``tight`` ≤ ``recursion`` bounds the exact error. The relaxation is
             solved for the stored float64 errors Ê; the distance to the exact errors is added as the
             recursion bound of ‖G̃_exact − G̃_Ê‖ (layer gains ‖W_i‖ + η_i, per-layer slack ‖E − Ê‖_F).
+            When the relaxation is not used, ``method`` is ``"recursion"`` and ``note`` says why.
+
+        Raises
+        ------
+        ModuleNotFoundError
+            When the relaxation is to be solved and cvxpy or Clarabel is missing (never the recursion
+            silently in its place); ``TypeError``/``ValueError`` for a bad ``max_size``.
         """
         report = tight_certificate_report(self.target, [layer.plus_error for layer in self.layers],
                                           [layer.minus_error for layer in self.layers], max_size=max_size)
         if report.method != "relaxation":
-            return replace(report, old=self.certificate, new=self.certificate)
+            return replace(report, recursion=self.certificate, tight=self.certificate)
         gains = [bounds.add_up(norm, layer.eta) for norm, layer in zip(self.norms, self.layers, strict=True)]
         slack = bounds.certificate(gains, [layer.rounding_slack for layer in self.layers])
-        return replace(report, old=self.certificate, new=min(self.certificate, bounds.add_up(report.new, slack)))
+        return replace(report, recursion=self.certificate,
+                       tight=min(self.certificate, bounds.add_up(report.tight, slack)))
 
     @property
     def method(self) -> str:

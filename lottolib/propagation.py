@@ -16,7 +16,7 @@ p, q, h_i, r_i = h_i − z_i, g_i = h_i + s δ_i, and s̃_i = g_i − z̃_i, all
   (a) f_a(w) f_b(w) ≥ 0 for every pair of forms,  (b) f_a(w) f_b(w) = 0 for the complementary
   pairs (p_j, q_j), (h_{i,j}, r_{i,j}), (g_{i,j}, s̃_{i,j}) (a ReLU's output or its slack is 0),
   (c) ‖p‖² + ‖q‖² = ‖x‖² ≤ 1 and (d) ‖w‖² ≤ R², R² = 1 + Σ_i (A_i² + (Δ_i/s)²), since
-  ‖h_i‖ ≤ ‖z_i‖ ≤ A_i = Π_{j≤i}‖W_j‖₂ and ‖g_i − h_i‖ ≤ ‖z̃_i − z_i‖ ≤ Δ_i (the old recursion).
+  ‖h_i‖ ≤ ‖z_i‖ ≤ A_i = Π_{j≤i}‖W_j‖₂ and ‖g_i − h_i‖ ≤ ‖z̃_i − z_i‖ ≤ Δ_i (chapter 5's recursion).
 
 **The bound (weak Lagrangian duality, the S-procedure).** For any symmetric Y with Y_ab ≥ 0 off
 the complementary pairs (any sign on them) and any real t, let K = OᵀO + ΦᵀYΦ − t·C (C the
@@ -29,12 +29,16 @@ of (Y, t) is sound; a good one comes from the doubly non-negative (DNN) semidefi
 of the same constraints, whose dual variables are exactly such a Y. The relaxation is solved
 numerically (cvxpy + Clarabel); its output is *not trusted*: the bound is recomputed from Y
 with every rounding error bounded (``_verified_lambda_max``), and the result is never above
-the old recursion (:func:`recursion_certificate`), which is returned when the problem is too
-large for the solver, the solver is missing or fails.
+the recursion's bound (:func:`recursion_certificate`), which is returned (with a note saying why) when
+the problem is larger than ``max_size``, when a scaled quantity would leave float64's normal range
+(tiny or huge errors: see ``_build``), or when the solver fails (then a ``RuntimeWarning`` says so).
+Without cvxpy or Clarabel the relaxation cannot be solved: :func:`tight_certificate_report` raises
+``ModuleNotFoundError`` rather than return the recursion in its place.
 
 Cost: the semidefinite program has one matrix variable of side k = 2d + 2Σ_{i<l} n_i; an
 interior-point solve grows like k⁶ (measured: about 1 s at k = 30, 15 s at k = 50, 80 s at
-k = 70, 220 s at k = 90 on one core). Above ``max_size`` (default 60) the old bound is returned.
+k = 70, 220 s at k = 90 on one core). Above ``max_size`` (default 60) the recursion's bound is returned;
+``max_size`` above :data:`LARGEST_MAX_SIZE` is refused (such a solve would run for hours).
 
 Introduced in chapter 12, *How tight is the certificate*, where the proof is.
 """
@@ -50,10 +54,11 @@ from dataclasses import dataclass
 import torch
 
 from .bounds import UNIT_ROUNDOFF, add_up, certificate, mul_up, spectral_norm_bound
-from .checks import check_layers
+from .checks import as_matrix, check_layers, check_positive_int
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
+    "LARGEST_MAX_SIZE",
     "CertificateReport",
     "recursion_certificate",
     "sqrt_up",
@@ -62,7 +67,13 @@ __all__ = [
 ]
 
 DEFAULT_MAX_SIZE = 60
-"""Largest side k of the semidefinite program solved by default (above it, the old recursion)."""
+"""Largest side k of the semidefinite program solved by default (above it, the recursion's bound)."""
+
+LARGEST_MAX_SIZE = 120
+"""Largest ``max_size`` accepted: the interior-point solve grows like k⁶ (about 220 s at k = 90)."""
+
+SMALLEST_SUBNORMAL = 2.0**-1074
+"""The smallest positive float64; an operation that underflows errs by at most half of it."""
 
 
 def sqrt_up(value: float) -> float:
@@ -76,15 +87,49 @@ def _etas(plus: list[torch.Tensor], minus: list[torch.Tensor]) -> list[float]:
     return [spectral_norm_bound(torch.cat([p, m], dim=1)) for p, m in zip(plus, minus, strict=True)]
 
 
-def recursion_certificate(weights: Sequence[torch.Tensor], plus_errors: Sequence[torch.Tensor],
-                          minus_errors: Sequence[torch.Tensor]) -> float:
-    """The old certificate Δ_l (chapter 5) from the matrices: ‖W_i‖₂ and η_i = ‖[E⁺_i | E⁻_i]‖₂ bounded
+def _checked(weights: Sequence[object], plus_errors: Sequence[object],
+             minus_errors: Sequence[object]) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """Every matrix as a non-empty, real, finite float64 CPU matrix (:func:`~lottolib.checks.as_matrix`:
+    complex, boolean, string, empty and meta-device values are refused), then the shapes."""
+    lists = []
+    for name, values in (("W", weights), ("E+", plus_errors), ("E-", minus_errors)):
+        if isinstance(values, (str, bytes, torch.Tensor)) or not isinstance(values, Sequence):
+            raise TypeError(f"{name} must be a list of matrices, one per layer, got {type(values).__name__}")
+        lists.append([as_matrix(value, f"{name}_{i + 1}") for i, value in enumerate(values)])
+    return check_layers(*lists)
+
+
+def _overflow_message(what: str) -> str:
+    return (f"{what} overflows float64: the matrices are too large (the spectral norms multiplied over the layers "
+            "exceed 1e308); rescale the network (a ReLU network is positively homogeneous: divide each W_i and its "
+            "E_i by a power of two c_i, and multiply the bound by the product of the c_i)")
+
+
+def recursion_certificate(weights: Sequence[object], plus_errors: Sequence[object],
+                          minus_errors: Sequence[object]) -> float:
+    """The recursion's certificate Δ_l (chapter 5) from the matrices: ‖W_i‖₂ and η_i = ‖[E⁺_i | E⁻_i]‖₂ bounded
     with :func:`~lottolib.bounds.spectral_norm_bound`, the recursion rounded up.
 
     Returns a float ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For matrices that are not real, finite, non-empty CPU matrices of matching shapes, or a bound
+        beyond float64's range.
     """
-    weights, plus, minus = check_layers(weights, plus_errors, minus_errors)
-    return certificate([spectral_norm_bound(w) for w in weights], _etas(plus, minus))
+    weights, plus, minus = _checked(weights, plus_errors, minus_errors)
+    return _recursion(weights, plus, minus)
+
+
+def _recursion(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[torch.Tensor]) -> float:
+    try:
+        value = certificate([spectral_norm_bound(w) for w in weights], _etas(plus, minus))
+    except OverflowError:  # an intermediate product overflowed to infinity
+        value = math.inf
+    if not math.isfinite(value):
+        raise ValueError(_overflow_message("the recursion's bound"))
+    return value
 
 
 @dataclass(frozen=True)
@@ -95,7 +140,6 @@ class _Problem:
     complementary: torch.Tensor  # (m, m) bool: pairs whose product is 0
     radius_squared: float     # R² ≥ ‖w‖² (rounded up)
     scale: float              # s, a power of two
-    old: float                # the old certificate
 
 
 def _power_of_two_at_least(value: float) -> float:
@@ -104,15 +148,42 @@ def _power_of_two_at_least(value: float) -> float:
     return 2.0 ** math.ceil(math.log2(value))
 
 
-def _build(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[torch.Tensor]) -> _Problem:
+def _scales_exactly(values: torch.Tensor, factor: float) -> bool:
+    """Whether ``values · factor`` is exact in float64 for every entry (``factor`` a power of two).
+
+    A product by a power of two is exact unless it overflows or underflows; rounded, it would not
+    come back to ``values`` when divided by ``factor`` (that division is exact for the rounded
+    product, which then lies in the normal range or is 0)."""
+    scaled = values * factor
+    return bool(torch.isfinite(scaled).all()) and bool((scaled / factor == values).all())
+
+
+def _divide_up(value: float, scale: float) -> float:
+    """A float ≥ value / scale (scale a power of two: exact unless the quotient underflows)."""
+    quotient = value / scale
+    return quotient if quotient * scale >= value else math.nextafter(quotient, math.inf)
+
+
+def _build(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[torch.Tensor]) -> _Problem | None:
+    """The forms Φ, the objective O and R² of the module docstring, or None when some scaled entry
+    (s·(W_i + E⁺_i), s·W_l, s·E⁺_l, E⁺_l / s) would not be exact in float64 (tiny or huge errors):
+    the rounding analysis of :func:`_verified_lambda_max` needs every entry of Φ and O to be the
+    network's entry rounded at most once (an addition W + E), and a product that underflows
+    (e.g. s ≈ 1e-322 times 0.09) breaks that."""
     norms = [spectral_norm_bound(w) for w in weights]
     etas = _etas(plus, minus)
     reach, gaps = [1.0], [0.0]  # A_i, Δ_i, rounded up
     for i in range(len(weights)):
         gaps.append(certificate(norms[: i + 1], etas[: i + 1]))
         reach.append(mul_up(reach[-1], norms[i]))
-    old = gaps[-1]
-    scale = _power_of_two_at_least(old)
+    scale = _power_of_two_at_least(gaps[-1])  # Δ_l, the recursion's bound
+    if len(weights) == 1:
+        scaled = [(plus[0], 1.0 / scale), (minus[0], 1.0 / scale)]
+    else:
+        scaled = [(w + e, scale) for w, e in zip(weights[1:-1], plus[1:-1], strict=True)]
+        scaled += [(weights[-1], scale), (plus[-1], scale), (plus[-1], 1.0 / scale)]
+    if not all(_scales_exactly(matrix, factor) for matrix, factor in scaled) or not math.isfinite(reach[-1]):
+        return None
     d = weights[0].shape[1]
     hidden = [w.shape[0] for w in weights[:-1]]
     k = 2 * d + 2 * sum(hidden)
@@ -131,29 +202,32 @@ def _build(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[to
     for i, n in enumerate(hidden):
         h, delta = coordinates(offset, n), coordinates(offset + n, n)
         offset += 2 * n
-        g = h + scale * delta  # exact: scale is a power of two
+        g = h + scale * delta  # exact: scale is a power of two, on columns of its own
         if i == 0:
             z = weights[0] @ (p - q)  # entries ±W_1: exact
             z_pruned = torch.cat([weights[0] + plus[0], -(weights[0] + minus[0])], dim=1)
             z_pruned = torch.nn.functional.pad(z_pruned, (0, k - 2 * d))
         else:
             z = weights[i] @ previous_h  # a copy of W_i's entries: exact
-            z_pruned = (weights[i] + plus[i]) @ previous_g  # entries of W+E and s(W+E): rounded, see _verified
+            # entries W+E and s(W+E): the sum rounded once, the product by s exact (checked above)
+            z_pruned = (weights[i] + plus[i]) @ previous_g
         forms += [h, h - z, g, g - z_pruned]
         pairs += [(count, count + n, n), (count + 2 * n, count + 3 * n, n)]
         count += 4 * n
         previous_h, previous_g = h, g
-        radius = add_up(radius, add_up(mul_up(reach[i + 1], reach[i + 1]),
-                                       mul_up(gaps[i + 1] / scale, gaps[i + 1] / scale)))
+        ratio = _divide_up(gaps[i + 1], scale)
+        radius = add_up(radius, add_up(mul_up(reach[i + 1], reach[i + 1]), mul_up(ratio, ratio)))
     if len(weights) == 1:
-        objective = torch.cat([plus[0], -minus[0]], dim=1) / scale
-    else:
+        objective = torch.cat([plus[0], -minus[0]], dim=1) / scale  # exact (checked above)
+    else:  # entries E/s (exact) and W + E (rounded once): the products by s and 1/s are exact
         objective = weights[-1] @ (previous_g - previous_h) / scale + plus[-1] @ previous_g / scale
+    if not (math.isfinite(radius) and bool(torch.isfinite(objective).all())):
+        return None
     complementary = torch.zeros(count, count, dtype=torch.bool)
     for a, b, n in pairs:
         complementary[torch.arange(a, a + n), torch.arange(b, b + n)] = True
         complementary[torch.arange(b, b + n), torch.arange(a, a + n)] = True
-    return _Problem(torch.cat(forms), objective, 2 * d, complementary, radius, scale, old)
+    return _Problem(torch.cat(forms), objective, 2 * d, complementary, radius, scale)
 
 
 def _lagrangian(problem: _Problem, multipliers: torch.Tensor) -> torch.Tensor:
@@ -170,6 +244,14 @@ def _verified_lambda_max(problem: _Problem, multipliers: torch.Tensor, t: float)
     c·u·(|O|ᵀ|O| + |Φ|ᵀ|Y||Φ| + |t|C) with c = 4(m + k + 4) (products of m terms and the perturbed
     entries, with a wide margin); ‖ΔK‖₂ ≤ ‖ΔK‖_F; and LAPACK's λ_max of K̂ is within
     4k²·u·‖K̂‖_F of the exact one (backward stability, as in spectral_norm_bound).
+
+    Underflow: an operation whose result underflows errs by at most an absolute 2⁻¹⁰⁷⁵ on top of
+    the relative error (additions are exact then). Each entry of K̂ comes from at most
+    m(m + 1) + n + 4 products, and an error of the inner product YΦ is multiplied by at most
+    m·max|Φ| in the outer one, so these add at most a = (m + k + 4)²(1 + m·max|Φ|)·2⁻¹⁰⁷⁴ per entry
+    (k·a in Frobenius norm); LAPACK's eigenvalue computation adds at most 64k³·2⁻¹⁰⁷⁴ (O(k³)
+    operations, each error at most 2⁻¹⁰⁷⁵, none amplified by more than its factor ≤ 1 rotations).
+    Returns ``math.inf`` when a quantity is not finite (the caller then discards Y).
     """
     forms, objective = problem.forms, problem.objective
     m, k = forms.shape
@@ -181,8 +263,12 @@ def _verified_lambda_max(problem: _Problem, multipliers: torch.Tensor, t: float)
         + abs(t) * input_identity
     rounding = 4.0 * (m + k + 4) * UNIT_ROUNDOFF * float(magnitude.norm())
     eigen = 4.0 * k * k * UNIT_ROUNDOFF * float(matrix.norm())
+    largest_form = float(forms.abs().max()) if forms.numel() else 0.0
+    underflow = (k * (m + k + 4) ** 2 * (1 + m * largest_form) + 64 * k**3) * SMALLEST_SUBNORMAL
     estimate = float(torch.linalg.eigvalsh(matrix).max())
-    return add_up(add_up(estimate, rounding * (1 + 1e-6)), eigen * (1 + 1e-6))
+    if not all(math.isfinite(value) for value in (estimate, rounding, eigen, underflow)):
+        return math.inf
+    return add_up(add_up(add_up(estimate, rounding * (1 + 1e-6)), eigen * (1 + 1e-6)), underflow * 2)
 
 
 def _bound_for(problem: _Problem, multipliers: torch.Tensor) -> float:
@@ -207,9 +293,15 @@ def _bound_for(problem: _Problem, multipliers: torch.Tensor) -> float:
         else:
             low = left
     t = (low + high) / 2
+    if not math.isfinite(t):  # a solver's Y with huge entries: no bound from it
+        return math.inf
     tau = max(0.0, _verified_lambda_max(problem, multipliers, t))
+    if not math.isfinite(tau):
+        return math.inf
     squared = max(0.0, add_up(t, mul_up(radius, tau)))  # ‖e‖²/s² ≤ t + R²τ, and ‖e‖² ≥ 0
-    return mul_up(problem.scale, sqrt_up(squared))
+    if not math.isfinite(squared):
+        return math.inf
+    return mul_up(problem.scale, sqrt_up(squared))  # s·√(…): a product rounded up, exact in subnormals too
 
 
 def _solve_relaxation(problem: _Problem) -> list[torch.Tensor]:
@@ -256,76 +348,130 @@ def _in_dual_cone(problem: _Problem, multipliers: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class CertificateReport:
-    """Old and new certificate for one pruned network, with how the new one was obtained.
+    """The recursion's and the tight certificate for one pruned network, with how the tight one was obtained.
 
-    ``method`` is ``"relaxation"`` (the verified Lagrangian bound) or ``"recursion"`` (too large,
-    no solver, or the solver failed: then ``new == old``); ``size`` is k, the side of the
-    semidefinite program; ``seconds`` the wall time of :func:`tight_certificate_report`.
+    ``recursion`` is the recursion's bound Δ_l (chapter 5); ``tight`` ≤ ``recursion`` is the tight
+    certificate. ``method`` is ``"relaxation"`` (``tight`` is the verified Lagrangian bound) or
+    ``"recursion"`` (too large, no solver, or the solver failed: then ``tight == recursion``);
+    ``size`` is k, the side of the semidefinite program; ``seconds`` the wall time of
+    :func:`tight_certificate_report`.
     """
 
-    old: float
-    new: float
+    recursion: float
+    tight: float
     method: str
     size: int
     seconds: float
     note: str = ""
 
 
+def _check_max_size(max_size: object) -> int:
+    size = check_positive_int(max_size, "max_size")
+    if size > LARGEST_MAX_SIZE:
+        raise ValueError(f"max_size = {size} is beyond what the relaxation's solver can do: its cost grows like k⁶ "
+                         f"(about 220 s at k = 90, hours beyond); pass max_size <= {LARGEST_MAX_SIZE} (larger "
+                         "networks get the recursion's bound, recursion_certificate)")
+    return size
+
+
+def _require_solver() -> None:
+    """Raise a clear error when cvxpy or Clarabel is missing (never return the recursion silently)."""
+    import importlib.util
+
+    missing = [name for name in ("cvxpy", "clarabel") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ModuleNotFoundError(
+            f"the tight certificate solves a semidefinite relaxation with cvxpy and Clarabel, and {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: run `pip install cvxpy clarabel` (the versions "
+            "are in the book's requirements.txt); recursion_certificate gives the recursion's bound without them")
+
+
 def tight_certificate_report(
-    weights: Sequence[torch.Tensor],
-    plus_errors: Sequence[torch.Tensor],
-    minus_errors: Sequence[torch.Tensor],
+    weights: Sequence[object],
+    plus_errors: Sequence[object],
+    minus_errors: Sequence[object],
     *,
     max_size: int = DEFAULT_MAX_SIZE,
 ) -> CertificateReport:
-    """Both certificates for G̃ vs F (see the module docstring), and how the new one was obtained.
+    """Both certificates for G̃ vs F (see the module docstring), and how the tight one was obtained.
 
     Parameters
     ----------
     weights
-        W_1 … W_l (n_i, n_{i−1}); any real entries (no norm assumption is needed).
+        W_1 … W_l (n_i, n_{i−1}); any finite real entries (no norm assumption is needed).
     plus_errors, minus_errors
         E⁺_i, E⁻_i, same shapes: the pruned block i computes W_i h + E⁺_i σ(h) − E⁻_i σ(−h)
         (for i ≥ 2 only E⁺_i matters, its input being ≥ 0).
     max_size
-        Solve the relaxation only when k = 2d + 2Σ_{i<l} n_i ≤ max_size.
+        Solve the relaxation only when k = 2d + 2Σ_{i<l} n_i ≤ max_size (an integer, 1 … LARGEST_MAX_SIZE).
 
     Returns
     -------
     CertificateReport
-        ``new`` ≤ ``old``, both ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂ in exact arithmetic.
+        ``tight`` ≤ ``recursion``, both ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂ in exact arithmetic. ``method`` is
+        ``"recursion"`` with a ``note`` saying why when the relaxation was not used.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For matrices that are not lists of real, finite, non-empty CPU matrices of matching shapes
+        (complex, boolean, string or meta-device values included), a bound beyond float64's range,
+        or a ``max_size`` that is not an integer in 1 … :data:`LARGEST_MAX_SIZE`.
+    ModuleNotFoundError
+        When the relaxation is to be solved and cvxpy or Clarabel is not installed.
+
+    Warns
+    -----
+    RuntimeWarning
+        When the solver fails (the recursion's bound is returned, as the report's note says).
     """
     start = time.perf_counter()
-    weights, plus, minus = check_layers(weights, plus_errors, minus_errors)
-    old = recursion_certificate(weights, plus, minus)
+    size_limit = _check_max_size(max_size)
+    weights, plus, minus = _checked(weights, plus_errors, minus_errors)
+    recursion = _recursion(weights, plus, minus)
     k = 2 * weights[0].shape[1] + 2 * sum(w.shape[0] for w in weights[:-1])
-    if old == 0.0:
-        return CertificateReport(0.0, 0.0, "recursion", k, time.perf_counter() - start, "the errors are zero")
-    if k > max_size:
-        return CertificateReport(old, old, "recursion", k, time.perf_counter() - start,
-                                 f"k = {k} > max_size = {max_size}: the relaxation was not solved")
+
+    def recursion_only(note: str) -> CertificateReport:
+        return CertificateReport(recursion, recursion, "recursion", k, time.perf_counter() - start, note)
+
+    if recursion == 0.0:
+        return recursion_only("the errors are zero")
+    if k > size_limit:
+        return recursion_only(f"k = {k} > max_size = {size_limit}: the relaxation was not solved")
     problem = _build(weights, plus, minus)
+    if problem is None:
+        return recursion_only("the errors are too small or too large for the relaxation's scaled forms to be exact "
+                              "in float64 (a product underflows or overflows): the recursion's bound is returned")
+    _require_solver()
     try:
         candidates = _solve_relaxation(problem)
-    except Exception as error:  # a missing or failing solver falls back to the sound old bound
-        return CertificateReport(old, old, "recursion", k, time.perf_counter() - start,
-                                 f"relaxation not solved ({type(error).__name__}: {error})")
-    bound = min(_bound_for(problem, _in_dual_cone(problem, y)) for y in candidates)
-    if bound >= old:
-        return CertificateReport(old, old, "recursion", k, time.perf_counter() - start,
-                                 "the verified relaxation bound was not below the recursion")
-    return CertificateReport(old, bound, "relaxation", k, time.perf_counter() - start)
+    except Exception as error:  # a failing solver falls back to the recursion's sound bound, announced
+        note = f"relaxation not solved ({type(error).__name__}: {error}); the recursion's bound is returned"
+        warnings.warn(f"tight certificate: {note}", RuntimeWarning, stacklevel=2)
+        return recursion_only(note)
+    bound = min(_candidate_bound(problem, y) for y in candidates)
+    if bound >= recursion:
+        return recursion_only("the verified relaxation bound was not below the recursion")
+    return CertificateReport(recursion, bound, "relaxation", k, time.perf_counter() - start)
+
+
+def _candidate_bound(problem: _Problem, multipliers: torch.Tensor) -> float:
+    """The verified bound for one solver's Y, or ``math.inf`` if its arithmetic leaves float64's range."""
+    try:
+        return _bound_for(problem, _in_dual_cone(problem, multipliers))
+    except (OverflowError, RuntimeError):  # Fraction(inf) in add_up/mul_up; LAPACK on non-finite entries
+        return math.inf
 
 
 def tight_certificate(
-    weights: Sequence[torch.Tensor],
-    plus_errors: Sequence[torch.Tensor],
-    minus_errors: Sequence[torch.Tensor],
+    weights: Sequence[object],
+    plus_errors: Sequence[object],
+    minus_errors: Sequence[object],
     *,
     max_size: int = DEFAULT_MAX_SIZE,
 ) -> float:
     """A float ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂, never above :func:`recursion_certificate`.
 
-    See :func:`tight_certificate_report` for the parameters; this returns its ``new``.
+    See :func:`tight_certificate_report` for the parameters, errors and warnings; this returns its ``tight``.
     """
-    return tight_certificate_report(weights, plus_errors, minus_errors, max_size=max_size).new
+    return tight_certificate_report(weights, plus_errors, minus_errors, max_size=max_size).tight

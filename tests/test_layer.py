@@ -118,7 +118,7 @@ def test_the_one_ulp_case_of_issue_12_is_certified():
     sides = [reference.exact_side_errors([Fraction(s) * Fraction(a) for s, a in zip(second[j], u[j], strict=True)],
                                          list(u[j]), list(keep[j]), target[0][j]) for j in range(2)]
     exact = reference.one_output_sup_squared_exact([p for p, _ in sides], [m for _, m in sides])
-    assert exact > Fraction(0.22232060880190882) ** 2  # the old certificate was below the truth
+    assert exact > Fraction(0.22232060880190882) ** 2  # rounding to nearest lands below the truth
     assert Fraction(construction.eta) ** 2 >= exact
     network = L.prune_random_network([target], 0.5, seed=16, k=8)
     assert Fraction(network.certificate) ** 2 >= exact

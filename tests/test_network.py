@@ -179,11 +179,11 @@ def test_tight_certificate_lies_between_the_exact_supremum_and_the_certificate()
     report = construction.tight_certificate()
     exact = exact_supremum(construction.target, [layer.plus_error for layer in construction.layers],
                            [layer.minus_error for layer in construction.layers]).value
-    assert report.method == "relaxation" and report.old == construction.certificate
-    assert exact <= report.new <= construction.certificate
-    assert report.new < 0.5 * construction.certificate  # far tighter on this network
+    assert report.method == "relaxation" and report.recursion == construction.certificate
+    assert exact <= report.tight <= construction.certificate
+    assert report.tight < 0.5 * construction.certificate  # far tighter on this network
     large = construction.tight_certificate(max_size=4)  # the relaxation is too large: the certificate stands
-    assert large.method == "recursion" and large.new == large.old == construction.certificate
+    assert large.method == "recursion" and large.tight == large.recursion == construction.certificate
 
 
 def _sequential(*widths, bias=False):

@@ -80,8 +80,8 @@ def test_planted_one_layer_one_output():
     assert truth * (1 - 1e-9) <= found.error <= truth * (1 + 1e-9)
     assert float(torch.as_tensor(found.x).norm()) <= 1 + 1e-12
     report = tight_certificate_report(weights, plus, minus)
-    assert report.new >= truth
-    assert report.old >= report.new
+    assert report.tight >= truth
+    assert report.recursion >= report.tight
 
 
 def test_adversary_on_planted_wide_input():
@@ -139,9 +139,9 @@ def test_certificates_bound_the_exact_supremum(network):
     weights, plus, minus = network
     exact = exact_supremum(weights, plus, minus)
     report = tight_certificate_report(weights, plus, minus)
-    assert report.new >= exact.value * (1 - RELATIVE)
-    assert report.old >= report.new
-    assert report.old >= exact.value * (1 - RELATIVE)
+    assert report.tight >= exact.value * (1 - RELATIVE)
+    assert report.recursion >= report.tight
+    assert report.recursion >= exact.value * (1 - RELATIVE)
     d = weights[0].shape[1]
     found = strong_adversary(error_torch(weights, plus, minus), d, samples=256, starts=8, steps=40, lbfgs_points=1)
     assert found.error <= exact.value * (1 + RELATIVE) + 1e-15
@@ -153,6 +153,7 @@ def test_any_multipliers_give_a_sound_bound(network, seed):
     """The Lagrangian bound holds for *every* Y in the dual cone, not only the solver's (the proof)."""
     weights, plus, minus = network
     problem = _build(weights, plus, minus)
+    assert problem is not None  # errors of order 1e-3 … 0.3: every scaled entry is exact
     m = problem.forms.shape[0]
     generator = torch.Generator().manual_seed(seed)
     for scale in (0.0, 0.1, 3.0):
@@ -161,7 +162,7 @@ def test_any_multipliers_give_a_sound_bound(network, seed):
 
 
 def test_new_certificate_is_tight_on_a_small_random_target():
-    """Depth 3: within 1.2× of the exact supremum, where the old recursion is > 3× above it."""
+    """Depth 3: within 1.2× of the exact supremum, where the recursion's bound is > 3× above it."""
     weights = L.random_target([2, 4, 4, 2], 0)
     construction = L.prune_random_network(weights, 0.1, seed=1, k=30)
     plus = [layer.plus_error for layer in construction.layers]
@@ -169,8 +170,8 @@ def test_new_certificate_is_tight_on_a_small_random_target():
     exact = exact_supremum(weights, plus, minus).value
     report = tight_certificate_report(weights, plus, minus)
     assert report.method == "relaxation"
-    assert exact <= report.new <= 1.2 * exact
-    assert report.old > 3 * exact
+    assert exact <= report.tight <= 1.2 * exact
+    assert report.recursion > 3 * exact
 
 
 def test_one_ulp_example_in_exact_rational_arithmetic():
@@ -193,7 +194,7 @@ def test_fallback_above_max_size_and_bad_input():
     plus = [layer.plus_error for layer in construction.layers]
     minus = [layer.minus_error for layer in construction.layers]
     report = tight_certificate_report(weights, plus, minus, max_size=4)
-    assert report.method == "recursion" and report.new == report.old and "max_size" in report.note
+    assert report.method == "recursion" and report.tight == report.recursion and "max_size" in report.note
     with pytest.raises(ValueError, match="one E"):
         tight_certificate(weights, plus[:1], minus)
     with pytest.raises(ValueError, match=r"one shape"):
@@ -201,3 +202,101 @@ def test_fallback_above_max_size_and_bad_input():
     with pytest.raises(ValueError, match="d <= 3"):
         exact_supremum(L.random_target([4, 2], 0), [torch.zeros(2, 4)], [torch.zeros(2, 4)])
     assert sqrt_up(2.0) ** 2 >= 2.0 and Fraction(sqrt_up(2.0)) ** 2 >= 2
+
+
+def _one_unit_supremum(w2: float, e1_plus: float, e2_plus: float) -> Fraction:
+    """d = 1, W1 = [[1]], W2 = [[w2]] with w2 > 0, E⁺_1 ≥ 0, E⁻ = 0 except E⁻_1 ≥ 0: for x > 0 the pruned
+    network outputs (w2 + E⁺_2)(1 + E⁺_1)x against w2·x, for x < 0 both output 0 (the first layer's
+    output (1 + E⁻_1)x is negative); the error is linear in x, so the supremum is at x = 1. Exact rationals."""
+    return abs((Fraction(w2) + Fraction(e2_plus)) * (1 + Fraction(e1_plus)) - Fraction(w2))
+
+
+@pytest.mark.parametrize("exponent", [0, -900, -1000, -1040, -1060, -1062])
+@pytest.mark.parametrize("w2", [0.09215484771471874, 3e-300])
+def test_tiny_and_subnormal_errors_are_bounded_in_exact_arithmetic(exponent, w2):
+    """Issue 17's counterexample (E⁺_1 = 5.9e-322: the relaxation returned 4e-323 against an exact
+    5.418e-323) and its relatives: errors scaled down to subnormals, and a tiny W2 (s·W2 underflows)."""
+    e1_plus, e1_minus = math.ldexp(0.01, exponent), math.ldexp(0.0005, exponent)
+    weights = [torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[w2]], dtype=torch.float64)]
+    plus = [torch.tensor([[e1_plus]], dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)]
+    minus = [torch.tensor([[e1_minus]], dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)]
+    exact = _one_unit_supremum(w2, e1_plus, 0.0)
+    report = tight_certificate_report(weights, plus, minus)
+    assert Fraction(report.tight) >= exact
+    assert report.recursion >= report.tight
+
+
+def test_issue_17_subnormal_counterexample():
+    weights = [torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[0.09215484771471874]], dtype=torch.float64)]
+    plus = [torch.tensor([[5.9e-322]], dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)]
+    minus = [torch.tensor([[3e-323]], dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)]
+    exact = _one_unit_supremum(0.09215484771471874, 5.9e-322, 0.0)
+    assert float(exact) == pytest.approx(5.418e-323, rel=0.01)
+    report = tight_certificate_report(weights, plus, minus)
+    assert Fraction(report.tight) >= exact
+    assert report.method == "recursion" and "underflows" in report.note  # announced, not silent
+
+
+def _small_network():
+    weights = [torch.tensor([[1.0, -0.5], [0.25, 1.0]], dtype=torch.float64),
+               torch.tensor([[0.5, -1.0]], dtype=torch.float64)]
+    errors = [torch.full((2, 2), 0.01, dtype=torch.float64), torch.full((1, 2), 0.01, dtype=torch.float64)]
+    return weights, errors, [e.clone() for e in errors]
+
+
+@pytest.mark.parametrize(("change", "error", "message"), [
+    (lambda w, p, m: ([w[0].to(torch.complex128), w[1]], p, m), TypeError, "complex"),
+    (lambda w, p, m: (w, [p[0] > 0, p[1]], m), TypeError, "real numbers"),
+    (lambda w, p, m: ([torch.zeros(0, 3, dtype=torch.float64)], [torch.zeros(0, 3)], [torch.zeros(0, 3)]),
+     ValueError, "non-empty"),
+    (lambda w, p, m: ([w[0].to("meta"), w[1]], p, m), ValueError, "meta"),
+    (lambda w, p, m: ([[["a", "b"], ["c", "d"]], w[1]], p, m), TypeError, "real numbers"),
+    (lambda w, p, m: ("W", p, m), TypeError, "list of matrices"),
+    (lambda w, p, m: ([w[0] * 1e160, w[1] * 1e200], p, m), ValueError, "overflows float64"),
+])
+def test_bad_inputs_get_clear_errors(change, error, message):
+    weights, plus, minus = change(*_small_network())
+    with pytest.raises(error, match=message):
+        tight_certificate(weights, plus, minus)
+    with pytest.raises(error, match=message):
+        recursion_certificate(weights, plus, minus)
+
+
+@pytest.mark.parametrize(("max_size", "error", "message"), [
+    ("60", TypeError, "max_size must be an integer"), (2.5, TypeError, "max_size must be an integer"),
+    (0, ValueError, "max_size must be an integer >= 1"), (10**9, ValueError, "max_size <= 120"),
+])
+def test_bad_max_size_gets_a_clear_error(max_size, error, message):
+    weights, plus, minus = _small_network()
+    with pytest.raises(error, match=message):
+        tight_certificate(weights, plus, minus, max_size=max_size)
+
+
+def test_a_large_problem_with_a_huge_max_size_is_refused_before_any_work():
+    weights = [torch.zeros(3000, 3000, dtype=torch.float64), torch.zeros(1, 3000, dtype=torch.float64)]
+    with pytest.raises(ValueError, match="max_size <= 120"):
+        tight_certificate(weights, weights, weights, max_size=10**7)
+
+
+def test_missing_solver_is_an_error_not_the_recursion(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "clarabel" else real(name, *a))
+    weights, plus, minus = _small_network()
+    with pytest.raises(ModuleNotFoundError, match="pip install cvxpy clarabel"):
+        tight_certificate(weights, plus, minus)
+    assert recursion_certificate(weights, plus, minus) > 0  # the recursion needs no solver
+
+
+def test_failing_solver_is_announced(monkeypatch):
+    import lottolib.propagation as propagation
+
+    def broken(problem):
+        raise RuntimeError("solver crashed")
+
+    monkeypatch.setattr(propagation, "_solve_relaxation", broken)
+    weights, plus, minus = _small_network()
+    with pytest.warns(RuntimeWarning, match="solver crashed"):
+        report = tight_certificate_report(weights, plus, minus)
+    assert report.method == "recursion" and report.tight == report.recursion and "solver crashed" in report.note
