@@ -65,7 +65,17 @@ from .sequential import (
 )
 from .subset_sum import MAX_SIDE_CANDIDATES
 
-__all__ = ["AppendConstant", "ModelConstruction", "Scale", "prune_model"]
+__all__ = [
+    "DATA_STARTS",
+    "MAX_ENTRY",
+    "MIN_USEFUL_K",
+    "SEARCH_PRECISION",
+    "SUBSET_SUM_K_CAP",
+    "AppendConstant",
+    "ModelConstruction",
+    "Scale",
+    "prune_model",
+]
 
 MAX_ENTRY = {"subset_sum": 1.0, "pair": 0.5}
 """ρ per method: every folded weight lies in [-ρ, ρ]. SubsetSum reaches any weight in [-1, 1]; the pair method's
