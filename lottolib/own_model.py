@@ -519,3 +519,7 @@ def prune_model(
     else:
         lifted, _ = build(check_positive_int(k, "k"))
     return make(lifted, time.perf_counter() - started)
+
+
+prune = prune_model
+"""``lottolib.prune(model, eps, ...)``: :func:`prune_model` under the short name."""
