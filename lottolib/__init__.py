@@ -18,7 +18,7 @@ from .network import (
     target_weights,
 )
 from .one_weight import OneWeight, PairChoice, choose_pairs, prune_one_weight
-from .own_model import ModelConstruction, prune_model
+from .own_model import ModelConstruction, prune, prune_model
 from .probability import (
     empirical_success_probability,
     layer_width_bound,
@@ -55,6 +55,7 @@ __all__ = [
     "memory_limit",
     "network_width_bound",
     "pair_success_probability",
+    "prune",
     "prune_block",
     "prune_layer",
     "prune_model",

@@ -103,13 +103,13 @@ class Construction(ABC):
 
     @property
     def input_radius(self) -> float:
-        """r: the certificate holds for ‖x‖₂ ≤ r (1, the unit ball, for every construction but
+        """The radius r of the ball ‖x‖₂ ≤ r on which the certificate holds (1, the unit ball, for every construction but
         :func:`lottolib.prune_model`'s)."""
         return 1.0
 
     @property
     def positively_homogeneous(self) -> bool:
-        """Whether G̃ − F is positively homogeneous (bias-free networks): then its largest error on a ball lies on
+        """Whether G̃ − F is positively homogeneous (bias-free networks), so that its largest error on a ball lies on
         the ball's sphere, where :func:`lottolib.empirical_error` searches; otherwise it searches the whole ball."""
         return True
 

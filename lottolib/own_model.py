@@ -1,8 +1,8 @@
 """Prune your own trained model: one call, biases and all, with the certificate's domain stated.
 
-:func:`prune_model` takes a trained ``nn.Sequential`` F (linear layers and convolutions with biases, ReLUs,
-flattens, residual blocks), and returns a :class:`ModelConstruction` whose :meth:`~ModelConstruction.module`
-takes the model's own raw inputs and computes
+:func:`~lottolib.prune_model` takes a trained ``nn.Sequential`` F (linear layers and convolutions with biases, ReLUs,
+flattens, residual blocks), and returns a :class:`~lottolib.ModelConstruction` whose
+:meth:`~lottolib.ModelConstruction.module` takes the model's own raw inputs and computes
 
     x ↦ S · G̃(x, c),
 
@@ -22,7 +22,7 @@ constant channel has H·W pixels), so
 
     sup over ‖x‖₂ ≤ r of ‖S G̃(x, c) − F(x)‖₂ = S · sup ‖G̃(z) − F̃(z)‖₂ ≤ S · R · Δ,
 
-which is :attr:`ModelConstruction.certificate` (every step rounded up). Nothing else is assumed: the bound
+which is :attr:`~lottolib.ModelConstruction.certificate` (every step rounded up). Nothing else is assumed: the bound
 holds for every input in the ball, not only for the data. ``input_radius`` gives r; or ``data``, whose
 largest row norm (rounded up) becomes r.
 
@@ -65,23 +65,33 @@ from .sequential import (
 )
 from .subset_sum import MAX_SIDE_CANDIDATES
 
-__all__ = ["AppendConstant", "ModelConstruction", "Scale", "prune_model"]
+__all__ = [
+    "DATA_STARTS",
+    "MAX_ENTRY",
+    "MIN_USEFUL_K",
+    "SEARCH_PRECISION",
+    "SUBSET_SUM_K_CAP",
+    "AppendConstant",
+    "ModelConstruction",
+    "Scale",
+    "prune_model",
+]
 
 MAX_ENTRY = {"subset_sum": 1.0, "pair": 0.5}
-"""ρ per method: every folded weight lies in [-ρ, ρ]. SubsetSum reaches any weight in [-1, 1]; the pair method's
+"""The bound ρ per method, every folded weight lying in [-ρ, ρ]. SubsetSum reaches any weight in [-1, 1]; the pair method's
 error grows as |w| → 1 (chapter 2), so its weights are kept within [-1/2, 1/2]."""
 
 SEARCH_PRECISION = 0.1
 """The k search stops when the smallest k that works is known within 10%."""
 
 MIN_USEFUL_K = {"subset_sum": 16, "pair": 64}
-"""Below this k the method certifies nothing for a trained layer of any size: with fewer than 8 units per side
+"""Below this k the method certifies nothing for a trained layer of any size. With fewer than 8 units per side
 SubsetSum's subsets rarely reach weights near 1 (the searches in chapter 5 and the appendix certify from
 k ≈ 32 on), and the pair method's per-weight error is then of order 1/64 or worse. When the memory limit does
-not allow this k, :func:`prune_model` says so before building anything."""
+not allow this k, :func:`~lottolib.prune_model` says so before building anything."""
 
 SUBSET_SUM_K_CAP = 16 * MAX_SIDE_CANDIDATES
-"""SubsetSum's k search stops here: with k ≥ 8m units per input (m searched per side) its η has reached its floor
+"""SubsetSum's k search stops here. With k ≥ 8m units per input (m searched per side) its η has reached its floor
 (:func:`~lottolib.subset_sum.eta_floor`), so a larger k no longer helps."""
 
 DATA_STARTS = 256
@@ -137,7 +147,7 @@ class ModelConstruction(CompositeConstruction):
 
     ``model`` is a float64 copy of the user's model (in eval mode), the target; ``folded`` its exact bias-free
     rewrite (:class:`~lottolib.folding.FoldedModel`); ``lifted`` the pruned random network G̃ for it, certified
-    on the unit ball; ``seconds`` the time :func:`prune_model` took (search included), ``search`` the (k,
+    on the unit ball; ``seconds`` the time :func:`~lottolib.prune_model` took (search included), ``search`` the (k,
     certificate) of every k tried, in order.
     """
 
@@ -153,12 +163,12 @@ class ModelConstruction(CompositeConstruction):
 
     @property
     def input_radius(self) -> float:
-        """r: the certificate holds for ‖x‖₂ ≤ r."""
+        """The radius r of the ball ‖x‖₂ ≤ r on which the certificate holds."""
         return self.radius
 
     @property
     def constant(self) -> float | None:
-        """c, the constant appended to every input (None for a model without biases: nothing is appended)."""
+        """The constant c appended to every input (None for a model without biases, where nothing is appended)."""
         return self.folded.constant
 
     @property
@@ -168,7 +178,7 @@ class ModelConstruction(CompositeConstruction):
 
     @cached_property
     def lifted_radius(self) -> float:
-        """R ≥ √(r² + m c²), rounded up: every lifted input (x, c) with ‖x‖₂ ≤ r has norm at most R."""
+        """A float R ≥ √(r² + m c²), rounded up, so that every lifted input (x, c) with ‖x‖₂ ≤ r has norm at most R."""
         r = self.input_radius
         if self.constant is None:
             return r
@@ -184,7 +194,7 @@ class ModelConstruction(CompositeConstruction):
 
     @property
     def positively_homogeneous(self) -> bool:
-        """False when the model has biases: then the largest error on the ball need not lie on its sphere."""
+        """False when the model has biases, since then the largest error on the ball need not lie on its sphere."""
         return self.constant is None
 
     @property
@@ -214,12 +224,13 @@ class ModelConstruction(CompositeConstruction):
         return self.raw_input_shape
 
     def report(self) -> list[dict[str, object]]:
-        """Per weight layer of the folded model (:meth:`SequentialConstruction.report`)."""
+        """Per weight layer of the folded model (:meth:`lottolib.sequential.SequentialConstruction.report`)."""
         return self.lifted.report()
 
     def module(self, *, compact: bool = False, dtype: torch.dtype = torch.float64) -> nn.Sequential:
-        """The model's leading ReLUs and flattens (if any), :class:`AppendConstant` (c), the pruned random network
-        G̃ (:meth:`SequentialConstruction.module`), and :class:`Scale` (S): it takes the model's raw inputs.
+        """The model's leading ReLUs and flattens (if any), :class:`~lottolib.own_model.AppendConstant` (c), the
+        pruned random network G̃ (:meth:`lottolib.sequential.SequentialConstruction.module`), and
+        :class:`~lottolib.own_model.Scale` (S): it takes the model's raw inputs.
 
         Parameters
         ----------
@@ -241,7 +252,8 @@ class ModelConstruction(CompositeConstruction):
             return self.model(torch.as_tensor(x, dtype=torch.float64))
 
     def adversary_starts(self) -> torch.Tensor | None:
-        """The data rows of largest norm (at most :data:`DATA_STARTS`), divided by ``input_radius``, if data was given."""
+        """The data rows of largest norm (at most :data:`~lottolib.own_model.DATA_STARTS`), divided by
+        ``input_radius``, if data was given."""
         return self.data_starts
 
 
@@ -424,7 +436,7 @@ def prune_model(
     input_radius
         r, the radius of the ball of inputs the certificate covers.
     data
-        Inputs, one per row (m, *input shape): r defaults to their largest norm (rounded up), the input shape
+        Inputs, one per row, of shape ``(m, *input_shape)``: r defaults to their largest norm (rounded up), the input shape
         to theirs, and the rows of largest norm seed the adversary of :func:`lottolib.empirical_error`.
     input_shape
         The shape of one input, needed for a model that starts with a convolution or a flatten when no data is
@@ -509,3 +521,7 @@ def prune_model(
     else:
         lifted, _ = build(check_positive_int(k, "k"))
     return make(lifted, time.perf_counter() - started)
+
+
+prune = prune_model
+"""``lottolib.prune(model, eps, ...)``: :func:`~lottolib.prune_model` under the short name."""

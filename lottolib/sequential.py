@@ -95,7 +95,7 @@ class WeightLayer:
 
     @property
     def matrix(self) -> torch.Tensor:
-        """The matrix the pruned block approximates: W, or the kernel flattened to (c_out, c_in·h·w)."""
+        """The matrix the pruned block approximates, W or the kernel flattened to (c_out, c_in·h·w)."""
         return kernel_matrix(self.weight) if self.is_conv else self.weight
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -119,7 +119,7 @@ class WeightLayer:
         return (c_out, rows, cols)
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
-        """W x (or K ∗ x) for a batch ``x`` of shape (m, *input shape), in the dtype of ``x``."""
+        """W x (or K ∗ x) for a batch ``x`` of shape ``(m, *input_shape)``, in the dtype of ``x``."""
         if self.is_conv:
             return nn.functional.conv2d(x, self.weight.to(x.dtype), padding=self.padding)
         return x @ self.weight.to(x.dtype).T
@@ -198,7 +198,7 @@ class SequentialTarget:
         return shapes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """F(x) in float64, for a batch ``x`` of shape (m, *input_shape)."""
+        """F(x) in float64, for a batch ``x`` of shape ``(m, *input_shape)``."""
         x = torch.as_tensor(x, dtype=torch.float64)
         for stage in self.stages:
             if isinstance(stage, (WeightLayer, ResidualStage)):
@@ -320,7 +320,7 @@ class SequentialConstruction(CompositeConstruction):
 
     @cached_property
     def certificate(self) -> float:
-        """A float ≥ sup over ‖x‖₂ ≤ 1 of ‖G̃(x) − F(x)‖₂: :func:`sequential_certificate` of :attr:`steps`."""
+        """A float ≥ sup over ‖x‖₂ ≤ 1 of ‖G̃(x) − F(x)‖₂, :func:`sequential_certificate` of :attr:`steps`."""
         return sequential_certificate(self.steps)
 
     @property
@@ -384,7 +384,7 @@ class SequentialConstruction(CompositeConstruction):
         return self.target.forward(x)
 
     def adversary_starts(self) -> torch.Tensor | None:
-        """The first pair's starts (:meth:`LayerConstruction.adversary_starts`) when it is dense, else None."""
+        """The first pair's starts (:meth:`lottolib.Construction.adversary_starts`) when it is dense, else None."""
         first = self.pairs[0]
         return first.adversary_starts() if isinstance(first, LayerConstruction) else None
 

@@ -65,10 +65,10 @@ def _images(digits: dict[str, torch.Tensor]) -> torch.Tensor:
 def trained(digits) -> dict[str, tuple[nn.Module, torch.Tensor]]:
     """Three trained models with biases, each with its inputs: an MLP, a CNN and a residual network."""
     torch.manual_seed(0)
-    mlp = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
-    cnn = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(128, 10))
-    residual = nn.Sequential(nn.Linear(64, 16), nn.ReLU(),
-                             Residual(nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 16))), nn.Linear(16, 10))
+    mlp = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))
+    cnn = nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU(), nn.Flatten(), nn.Linear(36, 10))
+    residual = nn.Sequential(nn.Linear(64, 12), nn.ReLU(),
+                             Residual(nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 12))), nn.Linear(12, 10))
     return {"mlp": (_train(mlp, digits["x"], digits), digits["x"]),
             "cnn": (_train(cnn, _images(digits), digits), _images(digits)),
             "residual": (_train(residual, digits["x"], digits), digits["x"])}
@@ -89,6 +89,7 @@ def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 # The certificate, on the stated ball, for the user's own model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mlp", "cnn", "residual"])
 def test_certificate_bounds_a_strong_adversary_on_the_stated_ball(pruned, trained, name):
     construction = pruned[name]
@@ -97,7 +98,7 @@ def test_certificate_bounds_a_strong_adversary_on_the_stated_ball(pruned, traine
     assert construction.input_radius == pytest.approx(float(x.double().flatten(1).norm(dim=1).max()), rel=1e-12)
     assert construction.input_radius >= float(x.double().flatten(1).norm(dim=1).max())
     assert not construction.positively_homogeneous  # biases: the adversary searches the whole ball
-    measured = L.empirical_error(construction, seed=1)
+    measured = L.empirical_error(construction, samples=512, starts=8, steps=40, seed=1)  # the data rows seed it too
     assert measured.sampled <= measured.adversarial <= construction.certificate
     assert measured.adversarial > 1e-3 * construction.certificate  # it measured the model's error, not zero
 
@@ -345,7 +346,8 @@ def test_sequential_certificate_uses_eta_plus_only_after_a_relu():
     assert with_relu.steps[0].eta == with_relu.pairs[0].eta  # the input can have any sign
 
 
-@settings(max_examples=12)
+@pytest.mark.slow
+@settings(max_examples=8)
 @given(seed=st.integers(0, 2**16), scale=st.floats(0.1, 10.0), radius=st.floats(0.5, 20.0),
        kind=st.sampled_from(["mlp", "cnn", "residual_end", "relu_first"]))
 def test_certificate_bounds_the_error_for_any_model_scale_and_radius(seed, scale, radius, kind):
@@ -476,7 +478,7 @@ def test_the_pair_method_stops_when_its_trend_needs_more_memory_than_the_limit(t
 
 def test_the_search_stops_at_the_largest_k_the_memory_limit_allows(trained, memory_limit_restored):
     model, x = trained["mlp"]
-    per_unit = 65 * (65 + 17) + 17 * (17 + 10)
+    per_unit = 65 * (65 + 13) + 13 * (13 + 10)
     L.set_memory_limit(512 * 2**20 + 16 * per_unit * 20)  # k_max = 20
     with pytest.raises(L.MemoryLimitError, match=r"^no k within the memory limit of .* certifies eps = 0\.001: the "
                                                  r"largest, k = 20 units per input gives"):
