@@ -82,7 +82,7 @@ ROLES: Mapping[str, Role] = {
                                          "the ratio 1, group boundaries, outlines"),
     "removed": Role("#D0D0D0", "light grey", "random weights and units pruned away"),
 }
-"""The book's colour roles: name → :class:`Role`. Use colours only through :data:`COLORS` (or :func:`shades`)."""
+"""The book's colour roles, name → :class:`Role`. Use colours only through :data:`COLORS` (or :func:`shades`)."""
 
 
 class _Palette(dict):
@@ -97,7 +97,7 @@ class _Palette(dict):
 
 
 COLORS: Mapping[str, str] = _Palette("colour", {name: role.color for name, role in ROLES.items()})
-"""Role → colour (``#rrggbb``), the way figures use :data:`ROLES`: ``color=COLORS["measured"]``."""
+"""Role → colour (``#rrggbb``), the way figures use :data:`ROLES`, as in ``color=COLORS["measured"]``."""
 
 COLORMAPS: Mapping[str, str] = _Palette("colour map", {
     "value": "viridis",   # a function's value over the input space (the target neuron on the disk)
@@ -106,7 +106,7 @@ COLORMAPS: Mapping[str, str] = _Palette("colour map", {
                           # roles positive (teal) and negative (sand) of a hidden unit's weight u
     "mask": "Greys",      # a pruning mask: kept weights dark
 })
-"""Role → matplotlib colour map, for images: ``cmap=COLORMAPS["error"]``."""
+"""Role → matplotlib colour map, for images, as in ``cmap=COLORMAPS["error"]``."""
 
 
 def shades(role: str, n: int, darkest: float = 0.45) -> list[str]:
