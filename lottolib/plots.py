@@ -150,7 +150,7 @@ class OneWeightView(View):
         super().__init__()
         left, right = self.figure.subplots(1, 2)
         left.set(xlabel="first-layer weight u", ylabel="product u·v", xlim=(-1, 1), ylim=(-1, 1))
-        self.products = left.scatter([], [], s=5, alpha=0.6)
+        self.products = left.scatter([], [], s=5, alpha=0.85)
         self.band = left.axhspan(-0.01, 0.01, color=COLORS["reference"], alpha=0.3, linewidth=0)  # w ± ε
         self.kept = left.scatter([], [], s=70, facecolor="none", edgecolor=COLORS["pruned"], linewidth=2)
         self.x = torch.linspace(-1, 1, 101, dtype=torch.float64)

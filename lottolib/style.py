@@ -2,7 +2,10 @@
 
 Every colour in the book's figures comes from a *role*: what a mark means, not how it looks. A
 role has one colour, and a colour has one role, in every chapter: vermillion is always the
-library's certificate, blue always an error that was measured. Colour maps have roles too
+library's certificate, blue always an error that was measured. Where a figure compares the two
+pruning methods, each method's series takes the method's role (``pair``, ``subset_sum``);
+elsewhere a series takes the role of its kind (``measured``, ``certificate``, ``proved``,
+``lower_bound``). Colour maps have roles too
 (:data:`COLORMAPS`). :func:`shades` gives lighter versions of one role's colour for a series of
 the same quantity (for example the measured error at four target weights). The colours come from
 Paul Tol's and Okabe and Ito's colour-blind-safe sets, chosen so that any two roles that share a
@@ -32,7 +35,6 @@ from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.patches import StepPatch
 
 __all__ = [
@@ -65,7 +67,7 @@ ROLES: Mapping[str, Role] = {
     "pruned": Role("#332288", "indigo", "the pruned network: its output, its kept weights and their errors |E±|, "
                                         "its accuracy"),
     "measured": Role("#0072B2", "blue", "an error measured on samples, on the test set or by an adversary; "
-                                        "a width that works in practice"),
+                                        "a width found to work in practice"),
     "proved": Role("#AA3377", "purple", "a bound proved in advance by a theorem: the proved width"),
     "certificate": Role("#D55E00", "vermillion", "the library's certificate, by recursion: η per layer or pair, "
                                                  "Δᵢ per block"),
@@ -80,7 +82,7 @@ ROLES: Mapping[str, Role] = {
                                          "the ratio 1, group boundaries, outlines"),
     "removed": Role("#D0D0D0", "light grey", "random weights and units pruned away"),
 }
-"""The book's colour roles: name → :class:`Role`. Use colours only through :data:`COLORS` (or :func:`shades`)."""
+"""The book's colour roles, name → :class:`Role`. Use colours only through :data:`COLORS` (or :func:`shades`)."""
 
 
 class _Palette(dict):
@@ -95,7 +97,7 @@ class _Palette(dict):
 
 
 COLORS: Mapping[str, str] = _Palette("colour", {name: role.color for name, role in ROLES.items()})
-"""Role → colour (``#rrggbb``), the way figures use :data:`ROLES`: ``color=COLORS["measured"]``."""
+"""Role → colour (``#rrggbb``), the way figures use :data:`ROLES`, as in ``color=COLORS["measured"]``."""
 
 COLORMAPS: Mapping[str, str] = _Palette("colour map", {
     "value": "viridis",   # a function's value over the input space (the target neuron on the disk)
@@ -104,7 +106,7 @@ COLORMAPS: Mapping[str, str] = _Palette("colour map", {
                           # roles positive (teal) and negative (sand) of a hidden unit's weight u
     "mask": "Greys",      # a pruning mask: kept weights dark
 })
-"""Role → matplotlib colour map, for images: ``cmap=COLORMAPS["error"]``."""
+"""Role → matplotlib colour map, for images, as in ``cmap=COLORMAPS["error"]``."""
 
 
 def shades(role: str, n: int, darkest: float = 0.45) -> list[str]:
@@ -122,8 +124,9 @@ def shades(role: str, n: int, darkest: float = 0.45) -> list[str]:
     """
     if n < 1 or not 0 <= darkest < 1:
         raise ValueError(f"shades needs n >= 1 and 0 <= darkest < 1, got n={n}, darkest={darkest}")
-    base = np.array(to_rgb(COLORS[role]))
-    return [to_hex(base * (1 - darkest * (n - 1 - i) / max(n - 1, 1))) for i in range(n)]
+    red, green, blue = to_rgb(COLORS[role])
+    scales = (1 - darkest * (n - 1 - i) / max(n - 1, 1) for i in range(n))
+    return [to_hex((red * scale, green * scale, blue * scale)) for scale in scales]
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -182,8 +185,8 @@ def _outside(values: np.ndarray, limits: tuple[float, float], log: bool, floor: 
     """True where a drawn value lies outside the limits: beyond them, or ≤ 0 on a log axis (NaN is never drawn).
 
     Values at or below ``floor`` count as inside (the axes' floor, which the caption states). For
-    ``bar_ends`` (the far ends of bars that rise from below the axes) the lower limit itself is
-    outside too: such a bar has no visible length.
+    ``bar_ends`` (the far ends of bars that rise from below the axes) the lowest 1% of the axis is
+    outside too: such a bar has no visible length, or a sliver.
     """
     values = np.asarray(values, dtype=float).ravel()
     low, high = sorted(float(limit) for limit in limits)
@@ -197,7 +200,7 @@ def _outside(values: np.ndarray, limits: tuple[float, float], log: bool, floor: 
     else:
         scaled = np.where(finite, values, 0.0)
     slack = 1e-9 * max(high - low, 1e-300)
-    below = scaled <= low + slack if bar_ends else scaled < low - slack
+    below = scaled < low + 0.01 * (high - low) if bar_ends else scaled < low - slack
     outside |= finite & (below | (scaled > high + slack))
     if floor is not None:
         outside &= ~(finite & (values <= floor))
@@ -249,8 +252,8 @@ def _drawn_points(axis: Axes) -> Iterator[tuple[Any, np.ndarray | None, np.ndarr
             yield collection, vertices[:, 0] if in_x else None, vertices[:, 1] if in_y else None, ""
     for patch in axis.patches:
         if isinstance(patch, StepPatch) and patch not in bars:
-            data = patch.get_data()
-            edges, values = np.asarray(data.edges, dtype=float), np.asarray(data.values, dtype=float)
+            values, edges, _ = patch.get_data()  # (values, edges, baseline)
+            values, edges = np.asarray(values, dtype=np.float64), np.asarray(edges, dtype=np.float64)
             if patch.orientation == "vertical":
                 yield patch, edges, values, ""
             else:
@@ -261,7 +264,7 @@ def hidden_data(figure: Figure) -> list[str]:
     """What ``figure`` draws outside its axes' limits, one line per artist (empty if nothing).
 
     Checked: lines (every vertex, markers or not), scatter points, line collections (error bars),
-    bars (centre and far end; a bar that ends at or below a log axis' bottom is hidden) and stairs
+    bars (centre and far end; a bar that ends in the bottom 1% of a log axis is hidden) and stairs
     (edges and values). On a log axis a value ≤ 0 is hidden. NaN is never drawn and is not
     counted: leave a value out on purpose with NaN, and say so in the caption. On axes with a floor
     (:func:`mark_floor`), values below the floor are accepted.

@@ -201,7 +201,7 @@ def test_the_shades_the_book_uses_stay_apart_from_every_other_role():
                     assert delta_e(lab(shade), lab(color)) >= 12, f"a shade {shade} of {role} looks like {other}"
     assert style.shades("measured", 1) == [style.COLORS["measured"].lower()]
     assert style.shades("measured", 3)[-1] == style.COLORS["measured"].lower()
-    with pytest.raises(KeyError, match="no colour role 'bound'.*measured"):
+    with pytest.raises(KeyError, match=r"no colour role 'bound'.*measured"):
         style.shades("bound", 2)
     with pytest.raises(ValueError, match="shades"):
         style.shades("measured", 0)
@@ -301,6 +301,7 @@ def _axes(**settings):
     (lambda a: a.plot([1, 2], [0.0, 1e-3]), "1 of 2 y values"),                         # 0 on a log axis
     (lambda a: a.bar(["a", "b"], [1e-6, 1e-3]), "1 of 1 y values of Rectangle"),        # a bar below the axis
     (lambda a: a.bar(["a", "b"], [1e-5, 1e-3]), "1 of 1 y values of Rectangle"),        # a bar ending at the axis
+    (lambda a: a.bar(["a", "b"], [1.05e-5, 1e-3]), "1 of 1 y values of Rectangle"),     # a sliver of a bar
     (lambda a: a.scatter([1, 2], [1e-3, 5.0]), "1 of 2 y values of PathCollection"),    # above the top
     (lambda a: a.axhline(1e-6, label="ε"), "2 of 2 y values of 'ε'"),                   # a level off the axes
     (lambda a: a.errorbar([1], [1e-3], yerr=[[9.99e-4], [0]]), "y values of LineCollection"),  # an error bar
@@ -327,6 +328,14 @@ def test_check_visible_passes_every_kind_of_mark_inside_the_axes():
     linear.invert_xaxis()
     assert style.check_visible(axis.figure) is axis.figure
     assert style.hidden_data(axis.figure) == []
+
+
+def test_a_bar_that_rises_clear_of_the_bottom_of_a_log_axis_is_shown():
+    axis = _axes(yscale="log", ylim=(1e-5, 2))
+    axis.bar(["a", "b"], [1.5e-5, 1e-3])  # 0.18 of 5.3 decades above the bottom: visible
+    assert style.hidden_data(axis.figure) == []
+    axis.bar(["c"], [1.02e-5])  # 0.009 decades: a sliver, hidden
+    assert len(style.hidden_data(axis.figure)) == 1
 
 
 def test_a_marked_floor_accepts_values_below_it_and_nothing_else():
