@@ -112,7 +112,8 @@ bench: $(STAMP) browser
 	$(BIN)/python bench/subset_sum_bench.py
 	$(BIN)/python bench/residual_bench.py
 	$(BIN)/python bench/widget_latency.py
-	$(BIN)/python scripts/execute_notebooks.py chapters/source/11_certificates.md chapters/source/13_performance.md
+	$(BIN)/python bench/run_all.py
+	$(BIN)/python scripts/execute_notebooks.py chapters/source/08_subset_sum.md chapters/source/11_certificates.md chapters/source/13_performance.md
 
 # Mutation testing of the math core (pyproject's [tool.mutmut]); slow, so not part of `make test`.
 # Results: `.venv/bin/mutmut results`, one mutant: `.venv/bin/mutmut show NAME`.

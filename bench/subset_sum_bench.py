@@ -3,30 +3,43 @@
 Usage: python bench/subset_sum_bench.py [--out bench/subset_sum.json] [--only SECTION ...] [--quick]
 
 Sections (times on this machine: ``cpu_s`` is process time, which other jobs on the shared
-machine inflate less than ``wall_s``):
+machine inflate less than ``wall_s``; every section records the load average when it ran):
 - floor: η against the number of units searched per side (``max_units``), for 1×1, 4×4 and
-  16×16 random targets (‖W‖₂ = 1, seed 0) at several k, seed 0 (the floor is the smallest η);
-- speed: microseconds per target weight (both sides, one thread) of ``choose_subsets`` at each
-  ``max_units``, on sides with more units than searched, next to the rule before the cap was
-  lifted (16 evenly spaced units, kept here as a reference copy);
+  16×16 random targets (‖W‖₂ = 1, seed 0) at several k, seed 0, with the full search (the floor is
+  the smallest η);
+- speed: microseconds per target weight (both sides, one thread) of the full search
+  (``choose_subsets``, tolerance 0) at each ``max_units``, on sides with more units than searched;
+  at 16, 20 and 24 units also the previous implementation (:func:`previous_choose_subsets`, a copy
+  kept here) on the same weights in the same run;
+- peers: one side's best subset of exactly m ∈ {16, 20, 24} random products, by the library, by
+  brute force over all 2^m subset sums, by an exact MILP (SciPy's HiGHS) and by the enumeration of
+  LT-existence (subsets by increasing size, itertools): microseconds per subset problem and the
+  largest difference to the library's optimum;
 - beyond_cap: on sides with more units than searched, how often the exact best over all of the
-  side's units beats the choice, for that rule and for today's;
+  side's units beats the window's;
 - eps_1e5: the smallest k (seed 0) whose layer certifies η ≤ 1e-5 on the 16×16 target;
 - per_weight: random parameters per target weight at ε ∈ {0.1, 0.03, 0.01, 0.003, 0.001}
   (16×16 target, smallest k for 9 of 10 seeds), with the counting lower bound;
-- lenet: the LeNet-300-100-shaped target at ε = 0.01 and 1e-3 (k = 64), each case in a fresh
-  subprocess, with 1 thread and with --threads (default 2): time, peak memory (VmHWM), certificate;
-- proposed: what two changes outside this module would give, measured here by calling
-  ``choose_subsets`` on blocks built as the change would build them: (a) ``tolerance`` passed by
-  the layer (LeNet times), (b) units assigned to inputs by ``assign_units`` (parameters per
-  weight), and the per-side failure rate that bounds parameters per weight from below.
+- lenet: the LeNet-300-100-shaped target at ε = 0.01 and 1e-3 (k = 64) with --threads (default 2),
+  each case in a fresh subprocess: the search stopped at the tolerance (the library's default) and
+  the previous implementation's full search, in the same run; time, peak memory (VmHWM),
+  certificate, η per layer, how many units each layer's sides searched, and the largest error on
+  256 random inputs;
+- proposed: what a change outside this module would give, measured here by calling
+  ``choose_subsets`` on blocks built as the change would build them: units assigned to inputs by
+  ``assign_units`` (parameters per weight), and the per-side failure rate that bounds parameters
+  per weight from below.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import itertools
 import json
+import math
+import os
 import platform
 import subprocess
 import sys
@@ -34,19 +47,27 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import lottolib as L  # noqa: E402
+import lottolib.layer as layer_module  # noqa: E402
 import lottolib.subset_sum as S  # noqa: E402
 from lottolib.random_network import sample_block  # noqa: E402
 
 EPSILONS = [0.1, 0.03, 0.01, 0.003, 0.001]
 FLOOR_UNITS = [8, 12, 16, 20, 24, 28, 32]
+COMPARED_UNITS = [16, 20, 24]
 LENET = [784, 300, 100, 10]
 THREADS = 2
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _peak_mb() -> float:
@@ -76,34 +97,243 @@ class _Clock:
         self.cpu_s = time.process_time() - self.cpu
 
 
-def _prune(target: object, eps: float, k: int, seed: int = 0) -> object:
-    """prune_random_network with SubsetSum and k units per input."""
-    return L.prune_random_network(target, eps, seed=seed, k=k, method="subset_sum")
+# ---------------------------------------------------------------------------------------------
+# The previous implementation of the full search (tolerance 0), kept here only to be timed against
+# the library in the same run: the same windows and the same best subsets, computed with a binary
+# search for both neighbours of every sum, one job per side, and chunks sized for 2^10-sum halves.
+# ---------------------------------------------------------------------------------------------
+
+def _previous_best_subset(values: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    count = values.shape[1]
+    high = count // 2
+    low = count - high
+    high_sums, high_order = S._all_sums(values[:, low:]).sort(dim=1, stable=True)
+    last = high_sums.shape[1] - 1
+    block_bits = min(low, S.LOW_BLOCK.bit_length() - 1)
+    block_sums = S._all_sums(values[:, :block_bits])
+    target = w.unsqueeze(1)
+    best_magnitude = torch.full_like(w, torch.inf)
+    best_low = torch.zeros(w.shape, dtype=torch.long)
+    best_high = torch.zeros(w.shape, dtype=torch.long)
+    for block in range(1 << (low - block_bits)):
+        offset = w.new_zeros(w.shape[0], 1)
+        for bit in range(low - block_bits):
+            if block >> bit & 1:
+                offset = offset + values[:, block_bits + bit : block_bits + bit + 1]
+        low_sums = block_sums + offset
+        above = torch.searchsorted(high_sums, (target - low_sums).contiguous())
+        for position in (above.clamp(max=last), (above - 1).clamp(min=0)):
+            magnitude, low_index = (low_sums + high_sums.gather(1, position) - target).abs().min(dim=1)
+            better = magnitude < best_magnitude
+            best_magnitude = torch.where(better, magnitude, best_magnitude)
+            best_low = torch.where(better, low_index + (block << block_bits), best_low)
+            best_high = torch.where(better, position.gather(1, low_index.unsqueeze(1)).squeeze(1), best_high)
+    high_subset = high_order.gather(1, best_high.unsqueeze(1)).squeeze(1)
+    codes = torch.cat([best_low.unsqueeze(1), high_subset.unsqueeze(1)], dim=1)
+    keep = torch.cat([(codes[:, :1] >> torch.arange(low)) & 1, (codes[:, 1:] >> torch.arange(high)) & 1], dim=1).bool()
+    return keep, (values * keep).sum(dim=1) - w
 
 
-def _today_choose(products: torch.Tensor, first_weights: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """The rule before the cap was lifted (reference copy): per side, at most 16 units evenly spaced in
-    the sorted products, then the exact best subset of those by meet in the middle. Returns the
-    errors (2, N): plus side, minus side."""
-    errors = []
-    for on_side in (first_weights > 0, first_weights < 0):
-        count = min(int(on_side.sum(dim=1).max()), 16)
-        order = products.masked_fill(~on_side, torch.inf).argsort(dim=1)
-        available = on_side.sum(dim=1, keepdim=True)
-        spaced = ((torch.arange(count) + 0.5) * available / count).long()
-        candidates = order.gather(1, torch.where(available > count, spaced, torch.arange(count)))
-        values = products.gather(1, candidates) * on_side.gather(1, candidates)
-        low, high = count // 2, count - count // 2
-        low_sums = values[:, :low] @ S.subset_bits(low).T
-        high_sums = (values[:, low:] @ S.subset_bits(high).T).sort(dim=1).values
-        wanted = (w.unsqueeze(1) - low_sums).contiguous()
-        above = torch.searchsorted(high_sums, wanted).clamp(max=high_sums.shape[1] - 1)
-        below = (above - 1).clamp(min=0)
-        best = torch.minimum((low_sums + high_sums.gather(1, above) - w.unsqueeze(1)).abs().min(dim=1).values,
-                             (low_sums + high_sums.gather(1, below) - w.unsqueeze(1)).abs().min(dim=1).values)
-        errors.append(best)
-    return torch.stack(errors)
+def _previous_sorted_side(products: torch.Tensor, on_side: torch.Tensor) -> dict[str, torch.Tensor]:
+    order = products.masked_fill(~on_side, torch.inf).argsort(dim=1, stable=True)
+    available = on_side.sum(dim=1)
+    values = products.gather(1, order).masked_fill(torch.arange(products.shape[1]) >= available.unsqueeze(1), 0.0)
+    zero = values.new_zeros(values.shape[0], 1)
+    prefix = {name: torch.cat([zero, x.cumsum(dim=1)], dim=1)
+              for name, x in (("sums", values), ("squares", values.square()), ("positives", values.clamp(min=0)))}
+    return {"order": order, "available": available, "values": values, **prefix}
 
+
+def _previous_window(side: dict[str, torch.Tensor], rows: torch.Tensor, w: torch.Tensor, count: int) -> torch.Tensor:
+    starts = torch.arange(side["values"].shape[1] - count + 1)
+    ends = starts + count
+
+    def window_sum(prefix: torch.Tensor) -> torch.Tensor:
+        return prefix[rows][:, ends] - prefix[rows][:, starts]
+
+    mean, variance = window_sum(side["sums"]) / 2, (window_sum(side["squares"]) / 4).clamp(min=1e-300)
+    high = window_sum(side["positives"])
+    low = 2 * mean - high
+    target = w.unsqueeze(1)
+    miss = (low - target).clamp(min=0) + (target - high).clamp(min=0)
+    score = -0.5 * variance.log() - (target - mean).square() / (2 * variance)
+    score = torch.where(miss > 0, -1e30 * (1 + miss), score)
+    allowed = ends <= side["available"][rows].unsqueeze(1)
+    return score.masked_fill(~allowed, -torch.inf).argmax(dim=1)
+
+
+def _previous_side(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_units: int,
+                   keep_out: torch.Tensor, error: torch.Tensor) -> None:
+    side = _previous_sorted_side(products, on_side)
+    rows_total, k = products.shape
+    keep = torch.zeros(rows_total, k + 1, dtype=torch.bool)
+    torch.neg(w, out=error)
+    counts = side["available"].clamp(max=max_units)
+    widths = S._bucket(counts, max_units)
+    for width in widths[counts > 0].unique().tolist():
+        group = ((counts > 0) & (widths == width)).nonzero(as_tuple=True)[0]
+        for rows in group.split(max(1, S.SUMS_PER_PASS >> (width // 2))):
+            capped = side["available"][rows] > counts[rows]
+            first = torch.zeros(len(rows), dtype=torch.long)
+            if bool(capped.any()):
+                chosen = rows[capped]
+                first[capped] = _previous_window(side, chosen, w[chosen], width)
+            positions = first.unsqueeze(1) + torch.arange(width)
+            real = positions < (first + counts[rows]).unsqueeze(1)
+            positions = positions.clamp(max=k - 1)
+            values = side["values"][rows].gather(1, positions) * real
+            keep_window, error[rows] = _previous_best_subset(values, w[rows])
+            units = torch.where(real, side["order"][rows].gather(1, positions), k)
+            keep[rows] = torch.zeros(len(rows), k + 1, dtype=torch.bool).scatter_(1, units, keep_window & real)
+    keep_out |= keep[:, :k]
+
+
+def previous_choose_subsets(products: torch.Tensor, first_weights: torch.Tensor, w: torch.Tensor, *,
+                            max_units: int | None = None, tolerance: float = 0.0) -> S.SubsetChoice:
+    """The previous implementation of ``choose_subsets`` with tolerance 0 (the full search of each top window).
+
+    It returns the same kept units and errors as the library's full search; ``searched`` is the top
+    window's size and ``complete`` is True everywhere. A tolerance is refused.
+    """
+    if tolerance != 0:
+        raise ValueError("the previous implementation is kept for the full search only (tolerance 0)")
+    max_units = S.MAX_SIDE_CANDIDATES if max_units is None else max_units
+    first_weights = first_weights.expand_as(products)
+    batch, k = products.shape[:-1], products.shape[-1]
+    flat, signs, target = products.reshape(-1, k), first_weights.reshape(-1, k), w.reshape(-1).to(products.dtype)
+    keep = torch.zeros(2, *flat.shape, dtype=torch.bool)
+    errors = torch.empty(2, *target.shape, dtype=target.dtype)
+    threads = torch.get_num_threads()
+    parallel = flat.shape[0] >= 64
+    parts = max(1, threads // 2) if parallel else 1
+    size = math.ceil(flat.shape[0] / parts)
+    jobs = [functools.partial(_previous_side, flat[rows], on_side[rows], target[rows], max_units, keep[index, rows],
+                              errors[index, rows])
+            for index, on_side in enumerate((signs > 0, signs < 0))
+            for rows in (slice(start, start + size) for start in range(0, flat.shape[0], size))]
+    S._run(jobs, threads if parallel else 1)
+    searched = torch.stack([(signs > 0).sum(dim=1), (signs < 0).sum(dim=1)]).clamp(max=max_units)
+    return S.SubsetChoice((keep[0] | keep[1]).view(*batch, k), errors[0].view(batch), errors[1].view(batch),
+                          searched.view(2, *batch), torch.ones(2, *batch, dtype=torch.bool))
+
+
+def _previous_values_per_weight(k: int) -> int:
+    """The previous chunk sizing: the sorted half and a block of the other half counted per weight."""
+    m = S.searched_units(k)
+    high, low = m // 2, m - m // 2
+    return 16 * k + 2 * (1 << high) + 8 * min(1 << low, S.LOW_BLOCK)
+
+
+@contextlib.contextmanager
+def previous_implementation() -> Iterator[None]:
+    """Make the layer use the previous implementation (with its chunk sizing); call it with exact=True."""
+    saved = layer_module.choose_subsets, layer_module.values_per_weight
+    layer_module.choose_subsets, layer_module.values_per_weight = previous_choose_subsets, _previous_values_per_weight
+    try:
+        yield
+    finally:
+        layer_module.choose_subsets, layer_module.values_per_weight = saved
+
+
+# ---------------------------------------------------------------------------------------------
+# Peers: other ways to find one side's best subset of m products exactly.
+# ---------------------------------------------------------------------------------------------
+
+def brute_force(values: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """|error| (N,) of the best of all 2^m subsets of each row of ``values`` (N, m), enumerated in blocks of
+    2^20 sums (every subset sum formed by doubling, then the smallest distance to w)."""
+    rows, m = values.shape
+    first = min(m, 20)
+    base = S._all_sums(values[:, :first])  # (N, 2^first)
+    best = torch.full((rows,), torch.inf, dtype=values.dtype)
+    for code in range(1 << (m - first)):
+        offset = (values[:, first:] * torch.tensor([(code >> i) & 1 for i in range(m - first)],
+                                                   dtype=values.dtype)).sum(dim=1, keepdim=True)
+        best = torch.minimum(best, (base + offset - w.unsqueeze(1)).abs().min(dim=1).values)
+    return best
+
+
+def milp_best(values: np.ndarray, w: float) -> float:
+    """|error| of the best subset by a mixed-integer program (SciPy's HiGHS, relative gap 0):
+    minimise t over x ∈ {0, 1}^m, t ≥ 0 with −t ≤ Σ x_a p_a − w ≤ t; the error recomputed from x."""
+    m = len(values)
+    cost = np.r_[np.zeros(m), 1.0]
+    rows = np.vstack([np.r_[values, -1.0], np.r_[-values, -1.0]])
+    constraint = LinearConstraint(rows, [-np.inf, -np.inf], [w, -w])
+    result = milp(cost, constraints=constraint, integrality=np.r_[np.ones(m), 0],
+                  bounds=Bounds(0, np.r_[np.ones(m), np.inf]), options={"mip_rel_gap": 0.0})
+    chosen = np.round(result.x[:m]).astype(bool)
+    return abs(float(values[chosen].sum()) - w)
+
+
+def enumeration_best(values: np.ndarray, w: float, limit: int | None = None) -> tuple[float, int]:
+    """LT-existence's enumeration (RelationalML/LT-existence, ``exhaustive``), rewritten here: subsets by
+    increasing size with itertools.combinations, each summed with NumPy, keeping the closest; run to the
+    end (every size, tolerance 0) so that it finds the optimum, or stopped after ``limit`` subsets.
+    Returns |error| and the number of subsets visited."""
+    best, visited = abs(w), 1
+    for size in range(1, len(values) + 1):
+        for subset in itertools.combinations(range(len(values)), size):
+            difference = abs(w - np.sum(values[np.array(subset)]))
+            best = min(best, difference)
+            visited += 1
+            if limit is not None and visited >= limit:
+                return best, visited
+    return best, visited
+
+
+def _one_side_problem(rows: int, m: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """m products u·v with u ~ U(0, 1], v ~ U[-1, 1] (all on one side) and w from the 16×16 target."""
+    generator = torch.Generator().manual_seed(seed)
+    u = 1 - torch.rand(rows, m, generator=generator, dtype=torch.float64)
+    products = u * (torch.rand(rows, m, generator=generator, dtype=torch.float64) * 2 - 1)
+    entries = L.random_target([16, 16], seed=0)[0].flatten()
+    return products, entries[torch.randint(0, entries.numel(), (rows,), generator=generator)]
+
+
+def peers(quick: bool) -> list[dict]:
+    """Microseconds per subset problem (one side of one weight, one thread) for each method at m units."""
+    torch.set_num_threads(1)
+    out = []
+    for m in COMPARED_UNITS:
+        counts = {"library": 2048 >> (m - 16) // 2, "brute_force": 16 >> (m - 16) // 4, "milp": 8 if quick else 20,
+                  "enumeration": 1 if m > 16 else 3}
+        products, w = _one_side_problem(counts["library"], m, seed=m)
+        with _Clock() as clock:
+            choice = S.choose_subsets(products, torch.ones_like(products), w, max_units=m)
+        ours = choice.plus_error.abs()
+        row: dict = {"units": m, "load_average": _load(),
+                     "library": {"problems": counts["library"], "us": 1e6 * clock.cpu_s / counts["library"]}}
+        n = counts["brute_force"]
+        with _Clock() as clock:
+            best = brute_force(products[:n], w[:n])
+        row["brute_force"] = {"problems": n, "us": 1e6 * clock.cpu_s / n,
+                              "largest_difference": float((best - ours[:n]).abs().max())}
+        n = counts["milp"]
+        with _Clock() as clock:
+            found = [milp_best(products[i].numpy(), float(w[i])) for i in range(n)]
+        row["milp"] = {"problems": n, "us": 1e6 * clock.cpu_s / n,
+                       "largest_difference": max(abs(a - float(b)) for a, b in zip(found, ours[:n], strict=True)),
+                       "worse_than_library": sum(a > float(b) + 1e-15 for a, b in zip(found, ours[:n], strict=True))}
+        n = counts["enumeration"]
+        limit = None if m <= 20 else 1 << 21
+        with _Clock() as clock:
+            found_visited = [enumeration_best(products[i].numpy(), float(w[i]), limit) for i in range(n)]
+        per_subset = clock.cpu_s / sum(visited for _, visited in found_visited)
+        row["enumeration"] = {"problems": n, "us": 1e6 * per_subset * (1 << m),
+                              "estimated_from_subsets": None if limit is None else limit}
+        if limit is None:
+            row["enumeration"]["largest_difference"] = max(abs(a - float(b)) for (a, _), b
+                                                           in zip(found_visited, ours[:n], strict=True))
+        out.append(row)
+        print("peers", row, flush=True)
+    torch.set_num_threads(THREADS)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------------------------
 
 def floor(quick: bool) -> list[dict]:
     rows = []
@@ -112,7 +342,7 @@ def floor(quick: bool) -> list[dict]:
         for max_units in FLOOR_UNITS[:5] if quick else FLOOR_UNITS:
             for k in (4 * max_units, 8 * max_units, 16 * max_units):
                 with _cap(max_units), _Clock() as clock:
-                    construction = L.prune_layer(target, eps=1e-9, k=k, seed=0, method="subset_sum")
+                    construction = L.prune_layer(target, eps=1e-9, k=k, seed=0, method="subset_sum", exact=True)
                 rows.append({"target": f"{d}x{d}", "max_units": max_units, "k": k, "eta": construction.eta,
                              "max_weight_error": construction.max_weight_error, "cpu_s": round(clock.cpu_s, 3)})
                 print("floor", rows[-1], flush=True)
@@ -130,23 +360,36 @@ def _side_problem(rows: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Ten
 
 
 def speed(quick: bool) -> list[dict]:
+    """Full search, one thread: the library at each size and, at 16, 20 and 24 units, the previous
+    implementation on the same weights, alternating three times (the fastest of each is kept)."""
     torch.set_num_threads(1)
     out = []
-    for max_units in (8, 12, 16, 20, 24) if quick else (8, 12, 16, 20, 24, 28, 32):
+    for max_units in (8, 12, 16, 20, 24) if quick else FLOOR_UNITS:
         k = 2 * max_units + 16  # sides of about max_units + 8 units: every side searches max_units
-        rows = max(64, min(4096, (1 << 22) // S.values_per_weight(k, max_units)))
+        rows = max(64, min(4096, 1 << max(0, 27 - max_units)))
         products, u, w = _side_problem(rows, k, seed=max_units)
-        S.choose_subsets(products[:8], u[:8], w[:8], max_units=max_units)  # warm up
-        with _Clock() as clock:
-            S.choose_subsets(products, u, w, max_units=max_units)
-        row = {"max_units": max_units, "k": k, "weights": rows, "threads": 1,
-               "us_per_weight_cpu": 1e6 * clock.cpu_s / rows,
-               "us_per_weight_wall": 1e6 * clock.wall_s / rows}
-        if max_units == 16:
-            with _Clock() as clock:
-                _today_choose(products, u, w)
-            row["today_us_per_weight_cpu"] = 1e6 * clock.cpu_s / rows
-            row["today_us_per_weight_wall"] = 1e6 * clock.wall_s / rows
+        methods = {"library": S.choose_subsets}
+        if max_units in COMPARED_UNITS:
+            methods["previous"] = previous_choose_subsets
+        for method in methods.values():
+            method(products[:8], u[:8], w[:8], max_units=max_units)  # warm up
+        cpu: dict[str, list[float]] = {name: [] for name in methods}
+        wall: dict[str, list[float]] = {name: [] for name in methods}
+        results = {}
+        for _ in range(1 if quick or max_units > 24 else 3):
+            for name, method in methods.items():
+                with _Clock() as clock:
+                    results[name] = method(products, u, w, max_units=max_units)
+                cpu[name].append(clock.cpu_s)
+                wall[name].append(clock.wall_s)
+        row = {"max_units": max_units, "k": k, "weights": rows, "threads": 1, "load_average": _load(),
+               "us_per_weight_cpu": 1e6 * min(cpu["library"]) / rows,
+               "us_per_weight_wall": 1e6 * min(wall["library"]) / rows}
+        if "previous" in methods:
+            row["previous_us_per_weight_cpu"] = 1e6 * min(cpu["previous"]) / rows
+            row["previous_us_per_weight_wall"] = 1e6 * min(wall["previous"]) / rows
+            row["same_result"] = all(torch.equal(getattr(results["library"], name), getattr(results["previous"], name))
+                                     for name in ("keep", "plus_error", "minus_error"))
         out.append(row)
         print("speed", row, flush=True)
     torch.set_num_threads(THREADS)
@@ -160,17 +403,14 @@ def beyond_cap(quick: bool) -> list[dict]:
     for units in (21, 24, 28):
         products, _, w = _side_problem(rows, units, seed=units)
         u = torch.ones_like(products)  # every unit on the plus side
-        best_all = S._best_subset(products, w)[1].abs()
-        now = S.choose_subsets(products, u, w).plus_error.abs()
-        today = _today_choose(products, u, w)[0]
-        row = {"side_units": units, "max_units": S.MAX_SIDE_CANDIDATES, "weights": rows}
-        for name, errors in (("now", now), ("today", today)):
-            row[f"{name}_beaten_by_all_units"] = float((best_all < errors * (1 - 1e-12)).double().mean())
-            row[f"{name}_median_ratio_to_best"] = float((errors / best_all.clamp(min=1e-300)).median())
-            row[f"{name}_median_error"] = float(errors.median())
-        row["best_over_all_units_median_error"] = float(best_all.median())
-        out.append(row)
-        print("beyond_cap", row, flush=True)
+        best_all = S.choose_subsets(products, u, w, max_units=units).plus_error.abs()
+        errors = S.choose_subsets(products, u, w).plus_error.abs()
+        out.append({"side_units": units, "max_units": S.MAX_SIDE_CANDIDATES, "weights": rows,
+                    "beaten_by_all_units": float((best_all < errors * (1 - 1e-12)).double().mean()),
+                    "median_ratio_to_best": float((errors / best_all.clamp(min=1e-300)).median()),
+                    "median_error": float(errors.median()),
+                    "best_over_all_units_median_error": float(best_all.median())})
+        print("beyond_cap", out[-1], flush=True)
     return out
 
 
@@ -195,47 +435,40 @@ def per_weight() -> list[dict]:
         with _Clock() as clock:
             value = L.random_parameters_per_weight(target, eps, method="subset_sum")
         rows.append({"eps": eps, "subset_sum": value, "lower_bound": L.pruning_lower_bound(eps),
-                     "cpu_s": round(clock.cpu_s, 1), "wall_s": round(clock.wall_s, 1)})
+                     "cpu_s": round(clock.cpu_s, 1), "wall_s": round(clock.wall_s, 1), "load_average": _load()})
         print("per_weight", rows[-1], flush=True)
     return rows
 
 
-def lenet_case(eps: float, k: int, tolerance_factor: float | None, threads: int) -> dict:
-    """One LeNet construction (run in a fresh subprocess). ``tolerance_factor`` c: the layer passes
-    tolerance = c·ε/(√n + √(2d)) to choose_subsets (the proposed change, patched in here)."""
+def lenet_case(eps: float, k: int, method: str, threads: int) -> dict:
+    """One LeNet construction (run in a fresh subprocess): ``method`` "library" (the search stopped at
+    the tolerance) or "previous" (the previous implementation's full search, exact=True)."""
     torch.set_num_threads(threads)
-    if tolerance_factor is not None:
-        import lottolib.layer as layer
-
-        original = layer.choose_subsets
-
-        def choose(products: torch.Tensor, first_weights: torch.Tensor, w: torch.Tensor) -> S.SubsetChoice:
-            n, d = current_shape
-            tolerance = 2 * tolerance_factor * S.layer_tolerance(eps, n, d)  # c·ε/(√n + √(2d))
-            return original(products, first_weights, w, tolerance=tolerance)
-
-        layer.choose_subsets = choose
-        prune_block = layer.prune_block
-
-        def shaped_prune_block(block: object, target: torch.Tensor, *args: object, **kwargs: object) -> object:
-            nonlocal current_shape
-            current_shape = tuple(target.shape)
-            return prune_block(block, target, *args, **kwargs)
-
-        current_shape = (1, 1)
-        import lottolib.network as network
-
-        network.prune_block = shaped_prune_block
     target = L.random_target(LENET, seed=0)
     baseline = _peak_mb()
-    with _Clock() as clock:
-        construction = _prune(target, eps, k)
-    return {"eps": eps, "k": k, "tolerance_factor": tolerance_factor, "max_units": S.MAX_SIDE_CANDIDATES,
-            "wall_s": clock.wall_s, "cpu_s": clock.cpu_s, "threads": torch.get_num_threads(),
-            "certificate": construction.certificate, "succeeded": construction.certificate <= eps,
-            "etas": [layer_.eta for layer_ in construction.layers],
-            "random_parameters": construction.random_parameters, "peak_rss_mb": _peak_mb(),
-            "baseline_rss_mb": baseline}
+    load = _load()
+    with contextlib.ExitStack() as stack:
+        if method == "previous":
+            stack.enter_context(previous_implementation())
+        with _Clock() as clock:
+            construction = L.prune_random_network(target, eps, seed=0, k=k, method="subset_sum",
+                                                  exact=method == "previous")
+            certificate = construction.certificate
+    x = L.sample_unit_ball(256, LENET[0], seed=0)
+    with torch.no_grad():
+        sampled = float(construction.error(x).max())
+    searched = []
+    for layer in construction.layers:
+        counts = layer.searched.flatten()
+        searched.append({str(int(v)): round(float((counts == v).double().mean()), 4) for v in counts.unique()})
+    return {"eps": eps, "k": k, "method": method, "max_units": S.MAX_SIDE_CANDIDATES, "threads": threads,
+            "wall_s": clock.wall_s, "cpu_s": clock.cpu_s, "load_average": load, "load_average_after": _load(),
+            "certificate": certificate, "succeeded": construction.succeeded,
+            "etas": construction.etas, "certified_etas": [construction.layers[0].eta]
+            + [layer.eta_plus for layer in construction.layers[1:]],
+            "exact_layers": [layer.exact for layer in construction.layers], "searched": searched,
+            "sampled_max_error": sampled, "random_parameters": construction.random_parameters,
+            "kept_parameters": construction.kept_parameters, "peak_rss_mb": _peak_mb(), "baseline_rss_mb": baseline}
 
 
 def _in_subprocess(*args: object) -> dict:
@@ -245,11 +478,11 @@ def _in_subprocess(*args: object) -> dict:
 
 
 def lenet() -> list[dict]:
-    """Each case with one thread (process time is the steadier figure on a shared machine) and with --threads."""
+    """Each ε: the library and the previous implementation, one after the other, with --threads."""
     rows = []
-    for threads in sorted({1, THREADS}):
-        for eps, k in ((0.01, 64), (0.001, 64)):
-            rows.append(_in_subprocess("lenet", eps, k, "none", threads))
+    for eps in (0.01, 0.001):
+        for method in ("library", "previous"):
+            rows.append(_in_subprocess("lenet", eps, 64, method, THREADS))
             print("lenet", rows[-1], flush=True)
     return rows
 
@@ -387,14 +620,11 @@ def proposed(quick: bool) -> dict:
         out["assigned_per_weight"].append(row)
         print("proposed assigned", row, flush=True)
     out["side_failure"] = side_failure_rate(quick)
-    out["lenet_tolerance"] = []
-    for eps, k, factor in ((0.01, 64, 0.5), (0.001, 64, 0.5), (0.001, 64, 0.25)):
-        out["lenet_tolerance"].append(_in_subprocess("lenet", eps, k, factor, THREADS))
-        print("proposed lenet", out["lenet_tolerance"][-1], flush=True)
     return out
 
 
-SECTIONS = ("floor", "speed", "beyond_cap", "eps_1e5", "per_weight", "lenet", "proposed")
+SECTIONS = ("floor", "speed", "peers", "beyond_cap", "eps_1e5", "per_weight", "lenet", "proposed")
+QUICK_AWARE = ("floor", "speed", "peers", "beyond_cap", "proposed")
 
 
 def main() -> None:
@@ -403,25 +633,25 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run these sections, keep the others in --out")
     parser.add_argument("--quick", action="store_true", help="fewer cases (a smoke run)")
     parser.add_argument("--threads", type=int, default=2,
-                        help="torch threads (speed always uses 1); on a busy machine 1 gives steadier times")
+                        help="torch threads (speed and peers always use 1); on a busy machine 1 gives steadier times")
     parser.add_argument("--case", nargs="+")
     args = parser.parse_args()
     global THREADS
     THREADS = args.threads
     torch.set_num_threads(args.threads)
     if args.case:
-        _, eps, k, factor, threads = args.case
-        print(json.dumps(lenet_case(float(eps), int(k), None if factor == "none" else float(factor), int(threads))))
+        _, eps, k, method, threads = args.case
+        print(json.dumps(lenet_case(float(eps), int(k), method, int(threads))))
         return
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() and args.only else {}
     results["machine"] = {"platform": platform.platform(), "python": platform.python_version(),
-                          "torch": torch.__version__, "load_average": Path("/proc/loadavg").read_text().split()[:3]}
+                          "torch": torch.__version__, "load_average": _load()}
     results["max_units_default"] = S.MAX_SIDE_CANDIDATES
     results["threads"] = args.threads
     for name in args.only or SECTIONS:
         function = globals()[name]
-        results[name] = function(args.quick) if name in ("floor", "speed", "beyond_cap", "proposed") else function()
+        results[name] = function(args.quick) if name in QUICK_AWARE else function()
         out.write_text(json.dumps(results, indent=1) + "\n")  # after each section: a long run keeps what it did
         print(f"wrote {name} to {out}", flush=True)
 

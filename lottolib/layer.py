@@ -11,7 +11,8 @@ so ‖block(x) − W x‖₂ ≤ η ‖x‖₂ with η = ‖[E⁺ | E⁻]‖₂ 
 ``method="subset_sum"`` each side keeps the best *subset* of its units instead of one unit
 (:mod:`lottolib.subset_sum`); the exact error, η and the masks' meaning are the same. Given ``eps``,
 SubsetSum stops searching a weight once its error is small enough for η ≤ ε (a per-weight
-tolerance), and searches every weight fully only if that η misses ε (``exact=True`` always does).
+tolerance), and searches every weight fully only if η misses ε even at a smaller tolerance
+(``exact=True`` always does).
 
 Introduced in chapter 3, *One neuron*, and chapter 4, *One layer*; SubsetSum in chapter 9.
 """
@@ -40,10 +41,14 @@ from .subset_sum import (
     values_per_weight,
 )
 
-__all__ = ["CHUNK_ELEMENTS", "METHODS", "LayerConstruction", "prune_block", "prune_layer"]
+__all__ = ["CHUNK_ELEMENTS", "METHODS", "RETRY_FACTOR", "LayerConstruction", "prune_block", "prune_layer"]
 
 CHUNK_ELEMENTS = 1 << 22
 """Candidate values held at once (float64), which bounds the search's memory to a few tens of MB."""
+
+RETRY_FACTOR = 4
+"""SubsetSum: when η misses eps at the first per-weight tolerance, the search is run again at this many
+times less before every weight is searched fully."""
 
 METHODS = ("pair", "subset_sum")
 """How each side of a target weight is approximated, by the best single unit or the best subset of units."""
@@ -231,7 +236,9 @@ def prune_block(
     eps
         If given, ``succeeded`` says whether η ≤ eps, and SubsetSum stops searching a weight as soon
         as its error is at most :func:`~lottolib.subset_sum.layer_tolerance` (eps, n, d); if η then
-        misses eps, every weight is searched fully (so the layer succeeds whenever the full search does).
+        misses eps, again at a :data:`RETRY_FACTOR` times smaller tolerance, then every weight is
+        searched fully (so the layer succeeds whenever the full search does). A retry is skipped when
+        :func:`~lottolib.subset_sum.full_search_lower_bound` shows that even the full search misses eps.
     exact
         SubsetSum only: search every weight fully (the best subset of its top window) even when eps
         is met earlier.
@@ -256,12 +263,13 @@ def prune_block(
         raise ValueError(f"target is {n}x{d} but the random block maps {block.d} inputs to {block.n} outputs")
     if method == "pair" or eps is None or exact:
         return _construction(block, target, _choose(method, block, target, 0.0), method, eps, exact=True)
-    choice = _choose(method, block, target, layer_tolerance(eps, n, d))
-    staged = _construction(block, target, choice, method, eps, exact=False)
-    assert choice.complete is not None
-    if staged.eta <= eps or full_search_lower_bound(torch.cat([staged.plus_error, staged.minus_error], dim=1),
-                                                    torch.cat([choice.complete[0], choice.complete[1]], dim=1)) > eps:
-        return staged  # certified, or the full search cannot certify either
+    for tolerance in (layer_tolerance(eps, n, d), layer_tolerance(eps, n, d) / RETRY_FACTOR):
+        choice = _choose(method, block, target, tolerance)
+        staged = _construction(block, target, choice, method, eps, exact=False)
+        assert choice.complete is not None
+        if staged.eta <= eps or full_search_lower_bound(torch.cat([staged.plus_error, staged.minus_error], dim=1),
+                                                        torch.cat([choice.complete[0], choice.complete[1]], dim=1)) > eps:
+            return staged  # certified, or the full search cannot certify either
     return _construction(block, target, _choose(method, block, target, 0.0), method, eps, exact=True)
 
 

@@ -80,9 +80,6 @@ ROWS_PER_JOB = 2048
 """Weights searched together, one side at a time: large enough that each tensor operation has
 work, small enough that its temporaries stay in the cache. These jobs run in parallel (:func:`_run`)."""
 
-PARALLEL_ROWS = 64
-"""With more weights than this in a call and torch using several threads, the jobs run in parallel."""
-
 
 @dataclass(frozen=True)
 class SubsetChoice:
@@ -196,7 +193,8 @@ def _best_subset(values: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, t
     """Exact best subset sum by meet in the middle. values (N, c), w (N,) → keep (N, c) bool, error (N,).
 
     error = Σ_{kept} values − w, the smallest in magnitude over all 2^c subsets (the empty one
-    included; among equal magnitudes the first found). The last ⌊c/2⌋ values form the sorted
+    included; among equal magnitudes the first found, and of the sorted half's subsets with that sum
+    the one with the smallest code). The last ⌊c/2⌋ values form the sorted
     half; the first ⌈c/2⌉ are enumerated in blocks of ``LOW_BLOCK`` subsets. For each sum s of
     the enumerated half, the sorted sum nearest to w − s is found by one binary search among the
     midpoints between consecutive sorted sums.
@@ -204,29 +202,30 @@ def _best_subset(values: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, t
     count = values.shape[1]
     high = count // 2
     low = count - high
-    high_sums = _all_sums(values[:, low:])  # (N, 2^high), column s: the subset s of the last values
-    ordered = high_sums.sort(dim=1, stable=True).values
+    ordered, order = _all_sums(values[:, low:]).sort(dim=1, stable=True)  # (N, 2^high); order: the subsets
     midpoints = torch.full_like(ordered, torch.inf)  # the last one, +inf, closes the search range
     torch.add(ordered[:, 1:], ordered[:, :-1], out=midpoints[:, :-1]).mul_(0.5)
     block_bits = min(low, LOW_BLOCK.bit_length() - 1)
     block_sums = _all_sums(values[:, :block_bits])  # the first block_bits items; the rest offset each block
     best_magnitude = torch.full_like(w, torch.inf)
     best_low = torch.zeros(w.shape, dtype=torch.long)
-    best_high = torch.zeros_like(w)  # the sorted half's sum in the best pair
+    best_position = torch.zeros(w.shape, dtype=torch.long)  # of the sorted half's sum in the best pair
     for block in range(1 << (low - block_bits)):
-        offset = w.new_zeros(w.shape[0], 1)
+        target = w.unsqueeze(1)
         for bit in range(low - block_bits):
             if block >> bit & 1:
-                offset = offset + values[:, block_bits + bit : block_bits + bit + 1]
-        wanted = w.unsqueeze(1) - (block_sums + offset)  # (N, 2^block_bits): the sum each low subset needs
-        nearest = ordered.gather(1, torch.searchsorted(midpoints, wanted))
-        magnitude, low_index = (nearest - wanted).abs().min(dim=1)
+                target = target - values[:, block_bits + bit : block_bits + bit + 1]
+        wanted = target - block_sums  # (N, 2^block_bits): the sum each low subset needs
+        positions = torch.searchsorted(midpoints, wanted)
+        gaps = ordered.gather(1, positions).sub_(wanted).abs_()
+        magnitude, low_index = gaps.min(dim=1)
         better = magnitude < best_magnitude
         best_magnitude = torch.where(better, magnitude, best_magnitude)
         best_low = torch.where(better, low_index + (block << block_bits), best_low)
-        best_high = torch.where(better, nearest.gather(1, low_index.unsqueeze(1)).squeeze(1), best_high)
-    high_subset = (high_sums == best_high.unsqueeze(1)).int().argmax(dim=1)  # the first subset with that sum
-    codes = torch.stack([best_low, high_subset], dim=1)
+        best_position = torch.where(better, positions.gather(1, low_index.unsqueeze(1)).squeeze(1), best_position)
+    # among equal sorted sums the first position: the stable sort puts the smallest subset with that sum there
+    first = torch.searchsorted(ordered, ordered.gather(1, best_position.unsqueeze(1)))
+    codes = torch.stack([best_low, order.gather(1, first).squeeze(1)], dim=1)
     keep = torch.cat([(codes[:, :1] >> torch.arange(low)) & 1, (codes[:, 1:] >> torch.arange(high)) & 1], dim=1).bool()
     error = (values * keep).sum(dim=1) - w  # recomputed from the kept products, as the network adds them
     return keep, error
@@ -246,17 +245,21 @@ class _SortedSide:
     positives: torch.Tensor
 
     @classmethod
-    def of(cls, products: torch.Tensor, on_side: torch.Tensor) -> _SortedSide:
-        values, order = products.masked_fill(~on_side, torch.inf).sort(dim=1, stable=True)
+    def of(cls, ordered: torch.Tensor, order: torch.Tensor, on_side: torch.Tensor) -> _SortedSide:
+        """From all units sorted by product (``ordered``, ``order``: (N, k), stable) and ``on_side`` (N, k)
+        in that order: the side's units keep their order (a stable partition)."""
+        rows, k = ordered.shape
         available = on_side.sum(dim=1)
-        values.masked_fill_(torch.arange(products.shape[1]) >= available.unsqueeze(1), 0.0)
+        slot = torch.where(on_side, on_side.cumsum(dim=1) - 1, k)  # place among the side's units; k: none
+        values = ordered.new_zeros(rows, k + 1).scatter_(1, slot, ordered)[:, :k]
+        side_order = order.new_zeros(rows, k + 1).scatter_(1, slot, order)[:, :k]
 
         def prefix(x: torch.Tensor) -> torch.Tensor:
-            sums = x.new_zeros(x.shape[0], x.shape[1] + 1)
+            sums = x.new_zeros(rows, k + 1)
             torch.cumsum(x, dim=1, out=sums[:, 1:])
             return sums
 
-        return cls(order, available, values, prefix(values), prefix(values.square()), prefix(values.clamp(min=0)))
+        return cls(side_order, available, values, prefix(values), prefix(values.square()), prefix(values.clamp(min=0)))
 
 
 def _window(side: _SortedSide, w: torch.Tensor, count: int, lowest: torch.Tensor, highest: torch.Tensor) -> torch.Tensor:
@@ -321,9 +324,22 @@ def _bucket(count: torch.Tensor, stage: int) -> torch.Tensor:
     return (((count + BUCKET - 1) // BUCKET) * BUCKET).clamp(max=stage)
 
 
-def _side(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_units: int, tolerance: float,
+def _search(products: torch.Tensor, first_weights: torch.Tensor, w: torch.Tensor, max_units: int, tolerance: float,
+            keep: torch.Tensor, errors: torch.Tensor, searched: torch.Tensor, complete: torch.Tensor) -> None:
+    """Both sides of a block of rows (one job): ``products``, ``first_weights`` (N, k), ``w`` (N,) →
+    ``keep`` (N, k) or-ed with the kept units of both sides, and ``errors``, ``searched``, ``complete``
+    (2, N) filled for the plus and the minus side (:func:`_side`). The units are sorted by product
+    once, for both sides."""
+    ordered, order = products.sort(dim=1, stable=True)
+    signs = first_weights.gather(1, order)
+    for index, on_side in enumerate((signs > 0, signs < 0)):
+        _side(_SortedSide.of(ordered, order, on_side), w, max_units, tolerance, keep, errors[index], searched[index],
+              complete[index])
+
+
+def _side(side: _SortedSide, w: torch.Tensor, max_units: int, tolerance: float,
           keep_out: torch.Tensor, error: torch.Tensor, searched: torch.Tensor, complete: torch.Tensor) -> None:
-    """Best subset among at most ``max_units`` units with ``on_side``: (N, k) → ``keep_out`` (N, k)
+    """Best subset among at most ``max_units`` units of one ``side``: → ``keep_out`` (N, k)
     or-ed with the kept units, ``error`` (N,) filled with the side's errors, ``searched`` (N,) with the
     number of units searched and ``complete`` (N,) with whether that is the whole top window.
 
@@ -339,8 +355,7 @@ def _side(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_un
     row short of its group's width is padded with units of product 0 (no new sums), so each
     row's result depends on that row alone: chunking the batch does not change it.
     """
-    side = _SortedSide.of(products, on_side)
-    rows_total, k = products.shape
+    rows_total, k = side.values.shape
     stages = _stages(max_units, tolerance)
     top_count = side.available.clamp(max=max_units)
     top_start = torch.zeros(rows_total, dtype=torch.long)
@@ -431,16 +446,15 @@ def choose_subsets(
     signs = first_weights.reshape(-1, k)
     target = w.reshape(-1).to(flat.dtype)
     # the outputs first, before the search's temporaries, so that they do not split the memory those free
-    keep = torch.zeros(2, *flat.shape, dtype=torch.bool)
+    keep = torch.zeros(flat.shape, dtype=torch.bool)
     errors = torch.empty(2, *target.shape, dtype=target.dtype)
     searched = torch.empty(2, *target.shape, dtype=torch.long)
     complete = torch.empty(2, *target.shape, dtype=torch.bool)
-    jobs = [functools.partial(_side, flat[rows], on_side[rows], target[rows], max_units, float(tolerance),
-                              keep[index, rows], errors[index, rows], searched[index, rows], complete[index, rows])
-            for index, on_side in enumerate((signs > 0, signs < 0))
+    jobs = [functools.partial(_search, flat[rows], signs[rows], target[rows], max_units, float(tolerance),
+                              keep[rows], errors[:, rows], searched[:, rows], complete[:, rows])
             for rows in (slice(start, start + ROWS_PER_JOB) for start in range(0, flat.shape[0], ROWS_PER_JOB))]
-    _run(jobs, torch.get_num_threads() if flat.shape[0] >= PARALLEL_ROWS else 1)
-    return SubsetChoice((keep[0] | keep[1]).view(*batch, k), errors[0].view(batch), errors[1].view(batch),
+    _run(jobs, torch.get_num_threads())
+    return SubsetChoice(keep.view(*batch, k), errors[0].view(batch), errors[1].view(batch),
                         searched.view(2, *batch), complete.view(2, *batch))
 
 

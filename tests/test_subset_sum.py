@@ -74,10 +74,16 @@ def test_each_side_is_exact_over_all_its_units_up_to_the_cap(k, seed):
     assert torch.equal(choice.keep, choice.keep & (u != 0))
 
 
+def sorted_side(products: torch.Tensor, on_side: torch.Tensor) -> _SortedSide:
+    """One side's units sorted by product, as the library's search builds it (all units sorted once, then split)."""
+    ordered, order = products.sort(dim=1, stable=True)
+    return _SortedSide.of(ordered, order, on_side.gather(1, order))
+
+
 def top_window(products: torch.Tensor, on_side: torch.Tensor, w: torch.Tensor, max_units: int) -> list[list[int]]:
     """Per row, the units of the side's top window, in sorted order: all of them up to max_units, else
     the window :func:`_window` picks among the windows that fit."""
-    side = _SortedSide.of(products, on_side)
+    side = sorted_side(products, on_side)
     start = _window(side, w, max_units, torch.zeros_like(side.available), side.available - max_units)
     return [side.order[row, : int(side.available[row])].tolist() if int(side.available[row]) <= max_units
             else side.order[row, int(start[row]) : int(start[row]) + max_units].tolist() for row in range(len(w))]
@@ -103,7 +109,7 @@ def staged_reference(products: torch.Tensor, on_side: torch.Tensor, w: torch.Ten
     """The stop rule written out, row by row, with brute force for each search: windows of 8, 12, 16, …
     units (then the top window), each the window :func:`_window` picks inside the next larger one; stop
     at the first whose best subset is within the tolerance. Returns the units searched and |error|."""
-    side = _SortedSide.of(products, on_side)
+    side = sorted_side(products, on_side)
     counts, errors = [], []
     tops = top_window(products, on_side, w, max_units)
     for row in range(len(w)):
@@ -181,7 +187,7 @@ def test_a_side_whose_error_equals_the_tolerance_stops_there():
 @given(st.integers(20, 64), st.integers(8, 30), st.integers(0, 10**6))
 def test_each_stage_window_lies_inside_the_next_larger_one(k, max_units, seed):
     products, u, w = random_side_problem(30, k, seed)
-    side = _SortedSide.of(products, u > 0)
+    side = sorted_side(products, u > 0)
     stages = _stages(max_units, 1e-3)
     top_count = side.available.clamp(max=max_units)
     top_start = _window(side, w, max_units, torch.zeros_like(top_count), side.available - max_units)
@@ -457,6 +463,20 @@ def test_a_layer_whose_stopped_search_misses_eps_is_searched_fully(monkeypatch):
     assert construction.exact and construction.succeeded
     assert torch.equal(construction.second_mask, full.second_mask)
     assert torch.equal(construction.plus_error, full.plus_error) and construction.eta == full.eta
+
+
+@pytest.mark.parametrize(("share", "eps", "expected"), [(1.0, 1e-4, [1.0]), (1e3, 1e-4, [1.0, 0.25, 0.0]),
+                                                       (1.0, 1e-9, [1.0])])
+def test_a_layer_searches_again_at_a_quarter_of_the_tolerance_then_fully(monkeypatch, share, eps, expected):
+    from lottolib import layer
+
+    tolerances = []
+    choose = layer._choose
+    monkeypatch.setattr(layer, "_choose", lambda *args: tolerances.append(args[-1]) or choose(*args))
+    monkeypatch.setattr("lottolib.subset_sum.TOLERANCE_SHARE", share)
+    target = L.random_target([16, 16], seed=0)[0]
+    L.prune_layer(target, k=64, seed=0, method="subset_sum", eps=eps)
+    assert tolerances == pytest.approx([factor * layer_tolerance(eps, 16, 16) for factor in expected], rel=1e-12)
 
 
 def test_a_layer_the_full_search_cannot_certify_keeps_its_stopped_search_and_fails():
