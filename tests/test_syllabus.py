@@ -15,6 +15,9 @@ SOURCES = sorted((ROOT / "chapters" / "source").glob("*.md"))
 APPENDIX = {"13_performance"}
 CHAPTERS = [source for source in SOURCES if source.stem not in APPENDIX]
 SYLLABUS = ROOT / "syllabus.md"
+# Chapters whose level lines and Further reading their owner has still to add (issue 16). Strict: when they are
+# added the tests below pass unexpectedly and fail, and the entry is to be deleted here.
+PENDING = {"11_certificates": "chapter 12's owner adds its level lines and Further reading"}
 
 LEVELS = ("basic", "intermediate", "advanced")
 _EXERCISE = re.compile(r"^```\{exercise\}[^\n]*\n((?::[\w-]+:[^\n]*\n)*)\n([^\n]*)\n", flags=re.M)
@@ -41,11 +44,23 @@ def exercise_levels(text: str) -> dict[str, tuple[str, int]]:
 
 
 def _chapter_label(text: str) -> str:
-    return re.match(r"\((?P<label>[\w-]+)\)=\n", text)["label"]
+    target = re.search(r"^\((?P<label>[\w-]+)\)=\n#", text, flags=re.M)
+    assert target is not None, "a chapter opens with its (label)= target"
+    return target["label"]
 
 
-def _all_levels() -> dict[str, dict[str, tuple[str, int]]]:
-    return {source.stem: exercise_levels(source.read_text()) for source in CHAPTERS}
+def _all_levels() -> dict[str, dict[str, tuple[str, int] | None]]:
+    """chapter -> its exercise levels; a PENDING chapter's exercises by label only, with level None."""
+    return {source.stem: dict.fromkeys(re.findall(r"^:label: (ex-[\w-]+)$", source.read_text(), flags=re.M))
+            if source.stem in PENDING else exercise_levels(source.read_text()) for source in CHAPTERS}
+
+
+def _chapters() -> list:
+    """CHAPTERS as test parameters, a PENDING chapter marked as a strict expected failure."""
+    return [pytest.param(source, id=source.stem,
+                         marks=[pytest.mark.xfail(strict=True, reason=PENDING[source.stem])]
+                         if source.stem in PENDING else [])
+            for source in CHAPTERS]
 
 
 def test_a_missing_or_malformed_level_line_is_named():
@@ -57,7 +72,7 @@ def test_a_missing_or_malformed_level_line_is_named():
             exercise_levels(good.replace("*Level: basic · about 15 minutes*", first))
 
 
-@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", _chapters())
 def test_every_exercise_says_its_level_and_time(source):
     levels = exercise_levels(source.read_text())  # raises, naming the exercise, on a missing line
     assert len(levels) >= 2
@@ -72,18 +87,24 @@ def test_the_syllabus_lists_every_exercise_with_the_chapters_level_and_time():
     table = {label: (chapter, level, int(minutes)) for label, chapter, level, minutes in _IN_TABLE.findall(text)}
     assert set(table) == set(levels), "the table of every exercise lists exactly the book's exercises"
     for label, (chapter, level, minutes) in table.items():
-        assert (chapter, level, minutes) == (chapter_of[label], *levels[label]), label
+        assert chapter == chapter_of[label], label
+        assert levels[label] is None or (level, minutes) == levels[label], label
     planned = _IN_PLAN.findall(text)
     assert {label for label, _, _ in planned} == set(levels), "the lecture plan uses every exercise"
     for label, level, minutes in planned:
-        assert (level, int(minutes)) == levels[label], f"{label} in the lecture plan"
+        assert levels[label] is None or (level, int(minutes)) == levels[label], f"{label} in the lecture plan"
 
 
 def test_the_syllabus_has_twelve_lectures_of_ninety_minutes():
-    rows = re.findall(r"^\| (\d+) \| [^|]+ \| [^|]+\((\d+) min\) \| [^|]*about (\d+) minutes\) \|", SYLLABUS.read_text(),
-                      flags=re.M)
-    assert [int(number) for number, _, _ in rows] == list(range(1, 13))
-    assert all(int(lecture) + int(in_class) == 90 for _, lecture, in_class in rows)
+    text = SYLLABUS.read_text()
+    lectures = re.findall(r"^### Lecture (\d+): .+\n\n((?:- .+\n)+)", text, flags=re.M)
+    assert [int(number) for number, _ in lectures] == list(range(1, 13))
+    for number, items in lectures:
+        parts = dict(re.findall(r"^- \*\*([\w ]+)\*\*[^\n]*?(?:\((\d+) min\))?:", items, flags=re.M))
+        assert list(parts) == ["read before", "in the lecture", "in class", "after the lecture"], number
+        assert int(parts["in the lecture"]) + int(parts["in class"]) == 90, f"lecture {number}"
+        in_class = re.search(r"^- \*\*in class\*\* \((\d+) min\): .*about (\d+) minutes\)$", items, flags=re.M)
+        assert in_class and in_class[1] == in_class[2], f"lecture {number}: the in-class time is its exercise's"
 
 
 def test_the_syllabus_is_in_the_book_and_linked_from_the_teaching_page():
@@ -91,7 +112,7 @@ def test_the_syllabus_is_in_the_book_and_linked_from_the_teaching_page():
     assert "{ref}`syllabus`" in (ROOT / "teaching.md").read_text()
 
 
-@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", _chapters())
 def test_every_chapter_has_further_reading_before_its_exercises(source):
     text = source.read_text()
     sections = re.findall(r"^## (.+)$", text, flags=re.M)
