@@ -15,9 +15,6 @@ SOURCES = sorted((ROOT / "chapters" / "source").glob("*.md"))
 APPENDIX = {"13_performance"}
 CHAPTERS = [source for source in SOURCES if source.stem not in APPENDIX]
 SYLLABUS = ROOT / "syllabus.md"
-# Chapters whose level lines and Further reading their owner has still to add (issue 16). Strict: when they are
-# added the tests below pass unexpectedly and fail, and the entry is to be deleted here.
-PENDING = {"11_certificates": "chapter 12's owner adds its level lines and Further reading"}
 
 LEVELS = ("basic", "intermediate", "advanced")
 _EXERCISE = re.compile(r"^```\{exercise\}[^\n]*\n((?::[\w-]+:[^\n]*\n)*)\n([^\n]*)\n", flags=re.M)
@@ -49,18 +46,14 @@ def _chapter_label(text: str) -> str:
     return target["label"]
 
 
-def _all_levels() -> dict[str, dict[str, tuple[str, int] | None]]:
-    """chapter -> its exercise levels; a PENDING chapter's exercises by label only, with level None."""
-    return {source.stem: dict.fromkeys(re.findall(r"^:label: (ex-[\w-]+)$", source.read_text(), flags=re.M))
-            if source.stem in PENDING else exercise_levels(source.read_text()) for source in CHAPTERS}
+def _all_levels() -> dict[str, dict[str, tuple[str, int]]]:
+    """chapter -> its exercise levels."""
+    return {source.stem: exercise_levels(source.read_text()) for source in CHAPTERS}
 
 
 def _chapters() -> list:
-    """CHAPTERS as test parameters, a PENDING chapter marked as a strict expected failure."""
-    return [pytest.param(source, id=source.stem,
-                         marks=[pytest.mark.xfail(strict=True, reason=PENDING[source.stem])]
-                         if source.stem in PENDING else [])
-            for source in CHAPTERS]
+    """CHAPTERS as test parameters, named by their file."""
+    return [pytest.param(source, id=source.stem) for source in CHAPTERS]
 
 
 def test_a_missing_or_malformed_level_line_is_named():
@@ -88,11 +81,11 @@ def test_the_syllabus_lists_every_exercise_with_the_chapters_level_and_time():
     assert set(table) == set(levels), "the table of every exercise lists exactly the book's exercises"
     for label, (chapter, level, minutes) in table.items():
         assert chapter == chapter_of[label], label
-        assert levels[label] is None or (level, minutes) == levels[label], label
+        assert (level, minutes) == levels[label], label
     planned = _IN_PLAN.findall(text)
     assert {label for label, _, _ in planned} == set(levels), "the lecture plan uses every exercise"
     for label, level, minutes in planned:
-        assert levels[label] is None or (level, int(minutes)) == levels[label], f"{label} in the lecture plan"
+        assert (level, int(minutes)) == levels[label], f"{label} in the lecture plan"
 
 
 def test_the_syllabus_has_twelve_lectures_of_ninety_minutes():
