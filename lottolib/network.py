@@ -432,11 +432,11 @@ def prune_random_network(
         if isinstance(seed, torch.Generator):
             raise TypeError("k='search' samples several networks from one seed, so it needs an integer seed")
         try:
-            return smallest_k(lambda value: _build(weights, [value] * len(weights), eps, seed, method, exact),
+            return smallest_k(lambda value: _build(weights, [value] * len(weights), eps, seed, method, exact=exact),
                               lambda construction: construction.succeeded)[1]
         except MemoryLimitError as err:
             raise MemoryLimitError(f"no k below the memory limit certifies eps={eps} for seed {seed} with "
                                    f"method={method!r}: {err}") from None
     if isinstance(k, str):
         raise ValueError(f"k must be 'search', 'proved', an int or a list of ints, got {k!r}")
-    return _build(weights, _fixed_k(k, len(weights)), eps, seed, method, exact)
+    return _build(weights, _fixed_k(k, len(weights)), eps, seed, method, exact=exact)
