@@ -126,8 +126,8 @@ class ConvConstruction(Construction):
 
     @cached_property
     def certificate(self) -> float:
-        """A float ≥ sup over images ‖x‖₂ ≤ 1 of ‖pair(x) − conv(x)‖₂: for images of every size, or, with
-        ``image_size``, for images of that size.
+        """Upper bound on sup over images ‖x‖₂ ≤ 1 of ‖pair(x) − conv(x)‖₂, for images of every size or,
+        with ``image_size``, for images of that size only.
 
         η √(h w) rounded up, which holds for every image size; with ``image_size`` also the
         image-level η_img = ‖[𝓔⁺ | 𝓔⁻]‖₂ of :func:`~lottolib.conv_bounds.conv_pair_eta` (the

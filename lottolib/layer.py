@@ -236,7 +236,7 @@ def prune_block(
     eps
         If given, ``succeeded`` says whether η ≤ eps, and SubsetSum stops searching a weight as soon
         as its error is at most :func:`~lottolib.subset_sum.layer_tolerance` (eps, n, d); if η then
-        misses eps, again at a :data:`RETRY_FACTOR` times smaller tolerance, then every weight is
+        misses eps, again at a tolerance ``RETRY_FACTOR`` = 4 times smaller, then every weight is
         searched fully (so the layer succeeds whenever the full search does). A retry is skipped when
         :func:`~lottolib.subset_sum.full_search_lower_bound` shows that even the full search misses eps.
     exact

@@ -93,9 +93,9 @@ class SubsetChoice:
     plus_error: torch.Tensor
     minus_error: torch.Tensor
     searched: torch.Tensor | None = None
-    """(2, ...) long: the units searched on the plus and the minus side."""
+    """The units searched on the plus and the minus side (a long tensor of shape (2, ...))."""
     complete: torch.Tensor | None = None
-    """(2, ...) bool: the side's top window was searched, so its error is the full search's."""
+    """Whether each side's top window was searched, so that its error is the full search's (bool, shape (2, ...))."""
 
 
 def subset_bits(size: int, dtype: torch.dtype = torch.float64, start: int = 0, stop: int | None = None) -> torch.Tensor:
