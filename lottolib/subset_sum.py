@@ -117,9 +117,9 @@ def values_per_weight(k: int) -> int:
     """Float64 values a call of :func:`~lottolib.choose_subsets` holds per target weight, for chunk sizing: 4·k.
 
     The products (k values), the caller's copy it is made from, and the kept units of both sides.
-    The search itself works on :data:`ROWS_PER_JOB` weights at a time per thread (about 16·k values
+    The search itself works on ``ROWS_PER_JOB`` weights at a time per thread (about 16·k values
     each: the sorted side, its prefix sums and the window scores) and, within those, on passes of
-    about :data:`SUMS_PER_PASS` subset sums (one weight at a time beyond 34 units), so its memory
+    about ``SUMS_PER_PASS`` subset sums (one weight at a time beyond 34 units), so its memory
     does not grow with the batch.
     """
     return 4 * k
