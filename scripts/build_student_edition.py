@@ -6,12 +6,13 @@ The book's pages are copied to ``_build/student/src`` with every solution taken 
 notebooks and Markdown pages, everything from a ``{solution-start}`` directive to its
 ``{solution-end}`` (the solution's text *and* its code cells, which sphinx-exercise's
 ``hide_solutions`` alone would leave on the page) and every one-piece ``{solution}`` directive.
-Pages are written for students: the lecturers' page ``teaching`` (how hidden tests work, grading)
-is left out of the table of contents, text between ``<!-- not-in-student-edition -->`` and
-``<!-- /not-in-student-edition -->`` is removed (links to the solutions' source, the PDF), and a
-comment ``<!-- student-edition-only ... -->`` becomes text (the landing page says that this edition
-omits the solutions that the main edition folds). The copy is then built, with sphinx-exercise's
-``hide_solutions: true`` as a second guard and warnings as errors, into ``_build/student/html``.
+Pages are written for students: the lecturers' pages ``teaching`` (how hidden tests work, grading)
+and ``syllabus`` (the lecture plan) are left out of the table of contents, text between
+``<!-- not-in-student-edition -->`` and ``<!-- /not-in-student-edition -->`` is removed (links to the
+solutions' source, the PDF), and a comment ``<!-- student-edition-only ... -->`` becomes text (the
+landing page says that this edition omits the solutions that the main edition folds). The copy is then built,
+with sphinx-exercise's ``hide_solutions: true`` as a second guard and warnings as errors, into
+``_build/student/html``.
 Only changed files are rewritten, so a rebuild after a small edit is incremental.
 tests/test_browser.py checks the result against the teacher edition: the same pages (but the
 lecturers') and exercises, and no piece of any solution, in any file.
@@ -37,7 +38,7 @@ _DIRECTIVE = re.compile(r"^\s*(?P<fence>`{3,}|:{3,})\{(?P<name>solution(?:-start
 _NOT_FOR_STUDENTS = re.compile(r"<!-- not-in-student-edition -->.*?<!-- /not-in-student-edition -->\n?", re.S)
 _FOR_STUDENTS = re.compile(r"<!-- student-edition-only\n(?P<text>.*?)-->\n?", re.S)
 # Pages of the main edition only: for lecturers (hand-outs, hidden tests, grading).
-LECTURER_PAGES = ("teaching",)
+LECTURER_PAGES = ("teaching", "syllabus")
 
 
 class SolutionMarkupError(ValueError):
