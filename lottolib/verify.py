@@ -110,7 +110,9 @@ def empirical_error(
     TypeError
         For anything but a construction, and for a search without a target network (edge-popup).
     """
-    if not all(hasattr(construction, name) for name in ("module", "target_forward", "input_shape", "certificate")):
+    needed = ("module", "target_forward", "input_shape", "certificate", "input_radius", "positively_homogeneous",
+              "adversary_starts")
+    if not all(hasattr(construction, name) for name in needed):
         raise TypeError(f"empirical_error measures a lottolib construction (what prune_layer, prune_random_network, "
                         f"prune_conv, … return) against its target, got {type(construction).__name__}")
     shape = construction.input_shape if input_shape is None else input_shape

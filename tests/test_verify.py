@@ -62,6 +62,8 @@ class _SpikeConstruction:
     """A construction whose error is a spike only its adversary_starts point at (d = 50: random points miss it)."""
 
     certificate = 1.0
+    input_radius = 1.0
+    positively_homogeneous = True
 
     def __init__(self, dim=50):
         self.input_shape = (dim,)
