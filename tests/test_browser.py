@@ -634,7 +634,7 @@ def _file_text(path: Path) -> str:
     return _normalise(raw)
 
 
-LECTURER_PAGES = ["teaching.html"]  # how hidden tests work, grading: not in the student edition
+LECTURER_PAGES = ["syllabus.html", "teaching.html"]  # the lecture plan; how hidden tests work, grading: main edition only
 
 
 def test_student_edition_is_built():
