@@ -244,8 +244,9 @@ def _points(value: float) -> str:
 
 
 def _wrapped(text: str, indent: str, hang: str = "  ") -> list[str]:
-    """``text`` as lines of at most 100 characters, the first indented by ``indent``, the others ``hang`` further."""
-    return textwrap.wrap(text, 100, initial_indent=indent, subsequent_indent=indent + hang, break_on_hyphens=False)
+    """``text`` as lines of at most 76 characters (they fit a printed page and the book's column), the first indented
+    by ``indent``, the others ``hang`` further."""
+    return textwrap.wrap(text, 76, initial_indent=indent, subsequent_indent=indent + hang, break_on_hyphens=False)
 
 
 def feedback(assignment: str, graded: Graded) -> str:

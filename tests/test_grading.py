@@ -84,8 +84,8 @@ def test_a_folder_of_submissions_is_graded_into_one_csv(built_assignments, tmp_p
     hidden_code = {line.strip() for code, _ in hidden.values() for line in code.splitlines()[1:] if len(line.strip()) > 25}
     written = {student: (out / "feedback" / f"{student}.txt").read_text() for student in EXPECTED}
     ours = [text.split("Public tests (what grader.check runs")[0] for text in written.values()]  # before Otter's output
-    assert max(len(line) for text in ours for line in text.splitlines()) <= 100
-    feedback = {student: _flat(text) for student, text in written.items()}  # lines are wrapped at 100 characters
+    assert max(len(line) for text in ours for line in text.splitlines()) <= 76
+    feedback = {student: _flat(text) for student, text in written.items()}  # lines are wrapped at 76 characters
     for text in feedback.values():
         assert not [line for line in hidden_code if _flat(line) in text], "the feedback quotes a hidden test"
         assert "hidden=True" not in text and "No log found" not in text
