@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 import torch
@@ -34,7 +34,13 @@ from .construction import CompositeConstruction
 from .layer import METHODS, LayerConstruction, prune_block
 from .memory import LARGER_EPS, SMALLER_K, MemoryLimitError, format_widths
 from .probability import layer_width_bound
-from .propagation import DEFAULT_MAX_SIZE, CertificateReport, tight_certificate_report
+from .propagation import (
+    DEFAULT_MAX_SIZE,
+    DEFAULT_SECONDS,
+    DEFAULT_STRUCTURED_MAX_SIZE,
+    CertificateReport,
+    tight_certificate_of,
+)
 from .random_network import RandomBlock, linear, relu_stack, sample_weights
 from .seeds import check_seed
 
@@ -186,15 +192,20 @@ class NetworkConstruction(CompositeConstruction):
         return bounds.certificate(self.norms, self.etas)
 
     # Not mutated: its tests run the SDP solver, which deadlocks in mutmut's forked workers.
-    def tight_certificate(self, *, max_size: int = DEFAULT_MAX_SIZE) -> CertificateReport:  # pragma: no mutate block
-        """The verified Lagrangian certificate (:mod:`lottolib.propagation`), for small networks.
+    def tight_certificate(self, *, max_size: int = DEFAULT_MAX_SIZE,  # pragma: no mutate block
+                          structured_max_size: int = DEFAULT_STRUCTURED_MAX_SIZE,
+                          seconds: float = DEFAULT_SECONDS) -> CertificateReport:
+        """The verified Lagrangian certificate (:func:`lottolib.propagation.tight_certificate_of`).
 
         Parameters
         ----------
         max_size
-            Solve the semidefinite relaxation only when its side k = 2d + 2Σ_{i<l} n_i is at most
+            Solve the full semidefinite relaxation only when its side k = 2d + 2Σ_{i<l} n_i is at most
             this (the cost grows like k⁶: seconds at k = 40, minutes at k = 90); an integer in
             1 … :data:`lottolib.propagation.LARGEST_MAX_SIZE`.
+        structured_max_size, seconds
+            Above both ``max_size`` and :data:`lottolib.propagation.DEFAULT_MAX_SIZE`, up to
+            ``structured_max_size`` coordinates, the structured solver with this wall-clock budget.
 
         Returns
         -------
@@ -207,17 +218,11 @@ class NetworkConstruction(CompositeConstruction):
         Raises
         ------
         ModuleNotFoundError
-            When the relaxation is to be solved and cvxpy or Clarabel is missing (never the recursion
-            silently in its place); ``TypeError``/``ValueError`` for a bad ``max_size``.
+            When the full relaxation is to be solved and cvxpy or Clarabel is missing (never the recursion
+            silently in its place); ``TypeError``/``ValueError`` for a bad ``max_size``, ``structured_max_size``
+            or ``seconds``.
         """
-        report = tight_certificate_report(self.target, [layer.plus_error for layer in self.layers],
-                                          [layer.minus_error for layer in self.layers], max_size=max_size)
-        if report.method != "relaxation":
-            return replace(report, recursion=self.certificate, tight=self.certificate)
-        gains = [bounds.add_up(norm, layer.eta) for norm, layer in zip(self.norms, self.layers, strict=True)]
-        slack = bounds.certificate(gains, [layer.rounding_slack for layer in self.layers])
-        return replace(report, recursion=self.certificate,
-                       tight=min(self.certificate, bounds.add_up(report.tight, slack)))
+        return tight_certificate_of(self, max_size=max_size, structured_max_size=structured_max_size, seconds=seconds)
 
     @property
     def method(self) -> str:

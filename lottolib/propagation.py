@@ -37,32 +37,60 @@ Without cvxpy or Clarabel the relaxation cannot be solved: :func:`tight_certific
 
 Cost: the semidefinite program has one matrix variable of side k = 2d + 2Σ_{i<l} n_i; an
 interior-point solve grows like k⁶ (measured: about 1 s at k = 30, 15 s at k = 50, 80 s at
-k = 70, 220 s at k = 90 on one core). Above ``max_size`` (default 60) the recursion's bound is returned;
+k = 70, 220 s at k = 90 on one core). It is solved when k ≤ ``max_size`` (default 60);
 ``max_size`` above :data:`LARGEST_MAX_SIZE` is refused (such a solve would run for hours).
+
+**Larger networks: the structured solver.** Above both ``max_size`` and :data:`DEFAULT_MAX_SIZE`, up to
+``structured_max_size`` (default :data:`DEFAULT_STRUCTURED_MAX_SIZE`), the same proposition is used with
+multipliers on a *pattern* of pairs only (the complementary pairs, the other pairs of forms of each ReLU
+unit, then cutting planes), chosen by a structured interior-point method within a wall-clock budget
+``seconds`` (:mod:`lottolib.interior_point`, cost per iteration about k³ + m²k instead of k⁶, no optional
+dependency), with one τ_b per coordinate block instead of one radius R. Its forms are built with an
+entrywise bound on their distance to the exact forms (every rounding, subnormal results included:
+:func:`lottolib.relaxation.network_problem`), and :func:`lottolib.relaxation.verified_bound` adds the
+effect of those errors, of forming K and of the eigenvalue bound (a floating-point Cholesky factorisation,
+Higham's Theorem 10.3), every step rounded up; a non-finite quantity gives no bound. The result is again
+never above the recursion. :func:`tight_certificate_of` does the same for a construction (plain, residual,
+convolutional network, or one layer), against the construction's own certificate.
 
 Introduced in chapter 12, *How tight is the certificate*, where the proof is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from .bounds import UNIT_ROUNDOFF, add_up, certificate, mul_up, spectral_norm_bound
-from .checks import as_matrix, check_layers, check_positive_int
+from .checks import as_matrix, check_layers, check_nonnegative_int, check_positive_int
+from .interior_point import cutting_planes, solve_restricted
+from .memory import format_bytes, memory_limit
+from .relaxation import (
+    LagrangianProblem,
+    divide_up,
+    network_problem,
+    power_of_two_at_least,
+    residual_problem,
+    sqrt_up,
+    verified_bound,
+)
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
+    "DEFAULT_SECONDS",
+    "DEFAULT_STRUCTURED_MAX_SIZE",
     "LARGEST_MAX_SIZE",
     "CertificateReport",
     "recursion_certificate",
     "sqrt_up",
     "tight_certificate",
+    "tight_certificate_of",
     "tight_certificate_report",
 ]
 
@@ -72,15 +100,18 @@ DEFAULT_MAX_SIZE = 60
 LARGEST_MAX_SIZE = 120
 """Largest ``max_size`` accepted: the interior-point solve grows like k⁶ (about 220 s at k = 90)."""
 
+DEFAULT_STRUCTURED_MAX_SIZE = 3000
+"""Largest k for which the structured solver is attempted by default (within the memory limit)."""
+
+DEFAULT_SECONDS = 30.0
+"""Default wall-clock budget of the structured solver (the verification of its last round comes on top)."""
+
+SINGLE_THREAD_SIZE = 1000
+"""Below this k the structured solver runs on one torch thread (small matrices gain nothing from threads,
+and on a loaded machine waiting threads cost more than they give); the caller's setting is restored."""
+
 SMALLEST_SUBNORMAL = 2.0**-1074
 """The smallest positive float64; an operation that underflows errs by at most half of it."""
-
-
-def sqrt_up(value: float) -> float:
-    """A float ≥ √value (exact real square root of the float ``value`` ≥ 0)."""
-    if value < 0 or not math.isfinite(value):
-        raise ValueError(f"sqrt_up needs a finite value >= 0, got {value!r}")
-    return math.nextafter(math.sqrt(value), math.inf)
 
 
 def _etas(plus: list[torch.Tensor], minus: list[torch.Tensor]) -> list[float]:
@@ -142,12 +173,6 @@ class _Problem:
     scale: float              # s, a power of two
 
 
-def _power_of_two_at_least(value: float) -> float:
-    if value <= 0 or not math.isfinite(value):
-        return 1.0
-    return 2.0 ** math.ceil(math.log2(value))
-
-
 def _scales_exactly(values: torch.Tensor, factor: float) -> bool:
     """Whether ``values · factor`` is exact in float64 for every entry (``factor`` a power of two).
 
@@ -156,12 +181,6 @@ def _scales_exactly(values: torch.Tensor, factor: float) -> bool:
     product, which then lies in the normal range or is 0)."""
     scaled = values * factor
     return bool(torch.isfinite(scaled).all()) and bool((scaled / factor == values).all())
-
-
-def _divide_up(value: float, scale: float) -> float:
-    """A float ≥ value / scale (scale a power of two: exact unless the quotient underflows)."""
-    quotient = value / scale
-    return quotient if quotient * scale >= value else math.nextafter(quotient, math.inf)
 
 
 def _build(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[torch.Tensor]) -> _Problem | None:
@@ -176,7 +195,7 @@ def _build(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[to
     for i in range(len(weights)):
         gaps.append(certificate(norms[: i + 1], etas[: i + 1]))
         reach.append(mul_up(reach[-1], norms[i]))
-    scale = _power_of_two_at_least(gaps[-1])  # Δ_l, the recursion's bound
+    scale = power_of_two_at_least(gaps[-1])  # Δ_l > 0, the recursion's bound
     if len(weights) == 1:
         scaled = [(plus[0], 1.0 / scale), (minus[0], 1.0 / scale)]
     else:
@@ -215,7 +234,7 @@ def _build(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[to
         pairs += [(count, count + n, n), (count + 2 * n, count + 3 * n, n)]
         count += 4 * n
         previous_h, previous_g = h, g
-        ratio = _divide_up(gaps[i + 1], scale)
+        ratio = divide_up(gaps[i + 1], scale)
         radius = add_up(radius, add_up(mul_up(reach[i + 1], reach[i + 1]), mul_up(ratio, ratio)))
     if len(weights) == 1:
         objective = torch.cat([plus[0], -minus[0]], dim=1) / scale  # exact (checked above)
@@ -350,11 +369,18 @@ def _in_dual_cone(problem: _Problem, multipliers: torch.Tensor) -> torch.Tensor:
 class CertificateReport:
     """The recursion's and the tight certificate for one pruned network, with how the tight one was obtained.
 
-    ``recursion`` is the recursion's bound Δ_l (chapter 5); ``tight`` ≤ ``recursion`` is the tight
-    certificate. ``method`` is ``"relaxation"`` (``tight`` is the verified Lagrangian bound) or
-    ``"recursion"`` (too large, no solver, or the solver failed: then ``tight == recursion``);
-    ``size`` is k, the side of the semidefinite program; ``seconds`` the wall time of
-    :func:`tight_certificate_report`.
+    ``recursion`` is the recursion's bound (chapter 5; for a construction its own ``certificate``, chapter 11
+    for residual networks); ``tight`` = min(``recursion``, ``relaxation``) ≤ ``recursion`` is the tight
+    certificate, ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂ in exact arithmetic. ``method`` is ``"relaxation"``
+    (``tight`` is the verified Lagrangian bound) or ``"recursion"`` (not attempted, no solver, the solver
+    failed, or its bound was not below the recursion: then ``tight == recursion`` and ``note`` says why);
+    ``size`` is k, the number of coordinates (the side of the semidefinite program); ``seconds`` the wall time.
+
+    Added for the structured solver (defaults keep older reports valid): ``solver`` says how the
+    multipliers were chosen (``"full"``: every pair of forms, cvxpy + Clarabel; ``"structured"``: a pattern
+    of pairs, :mod:`lottolib.interior_point`; ``""``: not attempted); ``pairs`` the number of multipliers;
+    ``relaxation`` the verified relaxation bound even when it is not below the recursion (``math.inf``
+    when none was computed).
     """
 
     recursion: float
@@ -363,6 +389,9 @@ class CertificateReport:
     size: int
     seconds: float
     note: str = ""
+    solver: str = ""
+    pairs: int = 0
+    relaxation: float = math.inf
 
 
 def _check_max_size(max_size: object) -> int:
@@ -372,6 +401,30 @@ def _check_max_size(max_size: object) -> int:
                          f"(about 220 s at k = 90, hours beyond); pass max_size <= {LARGEST_MAX_SIZE} (larger "
                          "networks get the recursion's bound, recursion_certificate)")
     return size
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The checked limits: full relaxation up to ``full`` coordinates, the structured solver up to
+    ``structured`` within ``seconds``; ``force`` True (structured solver even for small k), False (never),
+    None (above both ``full`` and DEFAULT_MAX_SIZE)."""
+
+    full: int
+    structured: int
+    seconds: float
+    force: bool | None
+
+
+def _check_budget(max_size: object, structured_max_size: object, seconds: object, structured: object) -> _Budget:
+    full = _check_max_size(max_size)
+    largest = check_nonnegative_int(structured_max_size, "structured_max_size")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"seconds must be a number, got {seconds!r} ({type(seconds).__name__}); pass e.g. seconds=30")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"seconds must be a finite number > 0, got {seconds!r}; pass e.g. seconds=30")
+    if structured is not None and not isinstance(structured, bool):
+        raise TypeError(f"structured must be True, False or None, got {structured!r}")
+    return _Budget(full, largest, float(seconds), structured)
 
 
 def _require_solver() -> None:
@@ -386,12 +439,145 @@ def _require_solver() -> None:
             "are in the book's requirements.txt); recursion_certificate gives the recursion's bound without them")
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """A verified relaxation bound for the given matrices (``math.inf``: none), how, and why not."""
+
+    bound: float = math.inf
+    solver: str = ""
+    pairs: int = 0
+    note: str = ""
+
+
+UNDERFLOW_NOTE = ("the errors are too small or too large for the relaxation's scaled forms to be exact in float64 "
+                  "(a product underflows or overflows): the recursion's bound is returned")
+
+
+def _full(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[torch.Tensor]) -> _Attempt:
+    """The doubly non-negative relaxation (every pair of forms), verified by :func:`_bound_for`."""
+    problem = _build(weights, plus, minus)
+    if problem is None:
+        return _Attempt(note=UNDERFLOW_NOTE)
+    _require_solver()
+    try:
+        candidates = _solve_relaxation(problem)
+    except Exception as error:  # a failing solver falls back to the recursion's sound bound, announced
+        note = f"relaxation not solved ({type(error).__name__}: {error}); the recursion's bound is returned"
+        warnings.warn(f"tight certificate: {note}", RuntimeWarning, stacklevel=3)
+        return _Attempt(note=note)
+    m = problem.forms.shape[0]
+    return _Attempt(min(_candidate_bound(problem, y) for y in candidates), "full", m * (m + 1) // 2)
+
+
+def _pattern_sizes(d: int, hidden: Sequence[int]) -> tuple[int, int]:
+    """(m, N): the number of forms and of multipliers of the structured solver's first pattern, from the
+    shapes alone (2d + 4Σn forms; d + 2Σn complementary pairs and 4Σn other pairs of a unit's forms)."""
+    units = sum(hidden)
+    return 2 * d + 4 * units, d + 2 * units + 4 * units
+
+
+def _estimated_bytes(size: int, forms: int, pairs: int) -> int:
+    """Peak memory of the structured solver: about 14 dense k × k, 8 m × k, 4 m × m and 3 N × N float64 arrays."""
+    return 8 * (14 * size * size + 8 * forms * size + 4 * forms * forms + 3 * pairs * pairs)
+
+
+@contextlib.contextmanager
+def _threads(size: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    if size < SINGLE_THREAD_SIZE:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _structured(problem: LagrangianProblem, deadline: float, max_pairs: int) -> tuple[float, int]:
+    """The best verified bound of the structured solver and its cutting planes before ``deadline``,
+    and the number of multipliers it used."""
+    complementary, units = problem.complementary, problem.unit_pairs()
+    pairs = torch.cat([complementary, units])
+    free = torch.cat([torch.ones(len(complementary), dtype=torch.bool), torch.zeros(len(units), dtype=torch.bool)])
+    best, used, rounds, verify_seconds = math.inf, len(pairs), 0, 0.0
+    while True:
+        remaining = deadline - time.perf_counter() - 2 * verify_seconds
+        if remaining <= 0 and rounds:
+            break
+        solution = solve_restricted(problem, pairs, free, seconds=max(remaining, 0.5 * (deadline - time.perf_counter())))
+        started = time.perf_counter()
+        bound = verified_bound(problem, solution.multipliers)
+        verify_seconds = time.perf_counter() - started
+        rounds += 1
+        improved = bound < best * (1 - 1e-3)
+        if bound < best:
+            best, used = bound, len(pairs)
+        room = max_pairs - len(pairs)
+        if (not improved and rounds > 1) or solution.products is None or room <= 0:
+            break
+        new = cutting_planes(solution.products, pairs, complementary, min(room, max(8, len(pairs) // 2)))
+        if len(new) == 0:
+            break
+        pairs = torch.cat([pairs, new])
+        free = torch.cat([free, torch.zeros(len(new), dtype=torch.bool)])
+    return best, used
+
+
+def _structured_attempt(build: Callable[[], LagrangianProblem | None], size: int, forms: int, pairs: int,
+                        budget: _Budget, start: float) -> _Attempt:
+    """Check the size and memory before any work, then build the problem (``build()``) and run :func:`_structured`."""
+    if size > budget.structured:
+        return _Attempt(note=f"k = {size} > structured_max_size = {budget.structured}: the relaxation was not attempted")
+    limit, needed = memory_limit(), _estimated_bytes(size, forms, pairs)
+    if needed > limit:
+        return _Attempt(note=f"the structured relaxation would need about {format_bytes(needed)} (above the memory "
+                             f"limit {format_bytes(limit)}): the recursion's bound is returned")
+    most = pairs  # cutting planes: at most 4 times the first pattern, within the memory limit
+    while most < 4 * pairs and _estimated_bytes(size, forms, 2 * most) <= limit:
+        most *= 2
+    problem = build()
+    if problem is None:
+        return _Attempt(note=UNDERFLOW_NOTE)
+    with _threads(size):
+        bound, used = _structured(problem, start + budget.seconds, most)
+    return _Attempt(bound, "structured", used)
+
+
+def _attempt(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[torch.Tensor],
+             budget: _Budget, start: float) -> _Attempt:
+    """The verified relaxation bound of a plain network (stored matrices), full or structured (module docstring)."""
+    d, hidden = weights[0].shape[1], [w.shape[0] for w in weights[:-1]]
+    size = 2 * d + 2 * sum(hidden)
+    if budget.force is not True and size <= budget.full:
+        return _full(weights, plus, minus)
+    if budget.force is False or (budget.force is None and size <= max(budget.full, DEFAULT_MAX_SIZE)):
+        return _Attempt(note=f"k = {size} > max_size = {budget.full}: the relaxation was not solved")
+    forms, pairs = _pattern_sizes(d, hidden)
+    return _structured_attempt(lambda: network_problem(weights, plus, minus), size, forms, pairs, budget, start)
+
+
+def _compared(recursion: float, attempt: _Attempt, size: int, start: float, slack: float = 0.0) -> CertificateReport:
+    """The report: the attempt's bound plus ``slack`` (rounded up) if it is below ``recursion``, else the recursion."""
+    relaxation = attempt.bound
+    if math.isfinite(relaxation) and slack:
+        relaxation = add_up(relaxation, slack)
+    seconds = time.perf_counter() - start
+    if relaxation < recursion:
+        return CertificateReport(recursion, relaxation, "relaxation", size, seconds, attempt.note, attempt.solver,
+                                 attempt.pairs, relaxation)
+    note = attempt.note or "the verified relaxation bound was not below the recursion"
+    return CertificateReport(recursion, recursion, "recursion", size, seconds, note, attempt.solver, attempt.pairs,
+                             relaxation)
+
+
 def tight_certificate_report(
     weights: Sequence[object],
     plus_errors: Sequence[object],
     minus_errors: Sequence[object],
     *,
     max_size: int = DEFAULT_MAX_SIZE,
+    structured_max_size: int = DEFAULT_STRUCTURED_MAX_SIZE,
+    seconds: float = DEFAULT_SECONDS,
+    structured: bool | None = None,
 ) -> CertificateReport:
     """Both certificates for G̃ vs F (see the module docstring), and how the tight one was obtained.
 
@@ -403,7 +589,16 @@ def tight_certificate_report(
         E⁺_i, E⁻_i, same shapes: the pruned block i computes W_i h + E⁺_i σ(h) − E⁻_i σ(−h)
         (for i ≥ 2 only E⁺_i matters, its input being ≥ 0).
     max_size
-        Solve the relaxation only when k = 2d + 2Σ_{i<l} n_i ≤ max_size (an integer, 1 … LARGEST_MAX_SIZE).
+        Solve the full relaxation when k = 2d + 2Σ_{i<l} n_i ≤ max_size (an integer, 1 … LARGEST_MAX_SIZE).
+    structured_max_size
+        Use the structured solver when k is above both ``max_size`` and :data:`DEFAULT_MAX_SIZE` and at most
+        this (an integer ≥ 0; 0 turns it off), within the memory limit (:func:`lottolib.memory_limit`).
+    seconds
+        Wall-clock budget of the structured solver (a number > 0); the verification of its last round
+        comes on top.
+    structured
+        None (default: as above), True (the structured solver whatever k, up to ``structured_max_size``),
+        or False (never).
 
     Returns
     -------
@@ -416,43 +611,24 @@ def tight_certificate_report(
     TypeError, ValueError
         For matrices that are not lists of real, finite, non-empty CPU matrices of matching shapes
         (complex, boolean, string or meta-device values included), a bound beyond float64's range,
-        or a ``max_size`` that is not an integer in 1 … :data:`LARGEST_MAX_SIZE`.
+        a ``max_size`` that is not an integer in 1 … :data:`LARGEST_MAX_SIZE`, or a bad
+        ``structured_max_size``, ``seconds`` or ``structured``.
     ModuleNotFoundError
-        When the relaxation is to be solved and cvxpy or Clarabel is not installed.
+        When the full relaxation is to be solved and cvxpy or Clarabel is not installed.
 
     Warns
     -----
     RuntimeWarning
-        When the solver fails (the recursion's bound is returned, as the report's note says).
+        When the full relaxation's solver fails (the recursion's bound is returned, as the report's note says).
     """
     start = time.perf_counter()
-    size_limit = _check_max_size(max_size)
+    budget = _check_budget(max_size, structured_max_size, seconds, structured)
     weights, plus, minus = _checked(weights, plus_errors, minus_errors)
     recursion = _recursion(weights, plus, minus)
-    k = 2 * weights[0].shape[1] + 2 * sum(w.shape[0] for w in weights[:-1])
-
-    def recursion_only(note: str) -> CertificateReport:
-        return CertificateReport(recursion, recursion, "recursion", k, time.perf_counter() - start, note)
-
+    size = 2 * weights[0].shape[1] + 2 * sum(w.shape[0] for w in weights[:-1])
     if recursion == 0.0:
-        return recursion_only("the errors are zero")
-    if k > size_limit:
-        return recursion_only(f"k = {k} > max_size = {size_limit}: the relaxation was not solved")
-    problem = _build(weights, plus, minus)
-    if problem is None:
-        return recursion_only("the errors are too small or too large for the relaxation's scaled forms to be exact "
-                              "in float64 (a product underflows or overflows): the recursion's bound is returned")
-    _require_solver()
-    try:
-        candidates = _solve_relaxation(problem)
-    except Exception as error:  # a failing solver falls back to the recursion's sound bound, announced
-        note = f"relaxation not solved ({type(error).__name__}: {error}); the recursion's bound is returned"
-        warnings.warn(f"tight certificate: {note}", RuntimeWarning, stacklevel=2)
-        return recursion_only(note)
-    bound = min(_candidate_bound(problem, y) for y in candidates)
-    if bound >= recursion:
-        return recursion_only("the verified relaxation bound was not below the recursion")
-    return CertificateReport(recursion, bound, "relaxation", k, time.perf_counter() - start)
+        return _compared(recursion, _Attempt(note="the errors are zero"), size, start)
+    return _compared(recursion, _attempt(weights, plus, minus, budget, start), size, start)
 
 
 def _candidate_bound(problem: _Problem, multipliers: torch.Tensor) -> float:
@@ -469,9 +645,149 @@ def tight_certificate(
     minus_errors: Sequence[object],
     *,
     max_size: int = DEFAULT_MAX_SIZE,
+    structured_max_size: int = DEFAULT_STRUCTURED_MAX_SIZE,
+    seconds: float = DEFAULT_SECONDS,
+    structured: bool | None = None,
 ) -> float:
     """A float ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂, never above :func:`recursion_certificate`.
 
     See :func:`tight_certificate_report` for the parameters, errors and warnings; this returns its ``tight``.
     """
-    return tight_certificate_report(weights, plus_errors, minus_errors, max_size=max_size).tight
+    return tight_certificate_report(weights, plus_errors, minus_errors, max_size=max_size,
+                                    structured_max_size=structured_max_size, seconds=seconds,
+                                    structured=structured).tight
+
+
+# ----------------------------------------------------------------------------------------------
+# Constructions: the stored errors Ê are float64 roundings of the exact ones E
+
+
+def tight_certificate_of(construction: object, *, max_size: int = DEFAULT_MAX_SIZE,
+                         structured_max_size: int = DEFAULT_STRUCTURED_MAX_SIZE, seconds: float = DEFAULT_SECONDS,
+                         structured: bool | None = None) -> CertificateReport:
+    """The tight certificate of a construction against its own target.
+
+    Parameters
+    ----------
+    construction
+        A :class:`~lottolib.NetworkConstruction`, :class:`~lottolib.residual.ResidualConstruction`,
+        :class:`~lottolib.conv.CNNConstruction` (at its image size: a plain network of depth 2 whose first
+        matrices are the convolution matrices, each entry a kernel entry or 0) or
+        :class:`~lottolib.LayerConstruction`.
+    max_size, structured_max_size, seconds, structured
+        As in :func:`tight_certificate_report` (a residual network is always left to the structured solver:
+        its relaxation has split units for the stream, which the full relaxation does not model).
+
+    Returns
+    -------
+    CertificateReport
+        ``recursion`` is the construction's own ``certificate``. The relaxation is solved for the stored
+        float64 errors Ê, and the distance of G̃ with the exact errors to G̃ with Ê is added (rounded up):
+        the recursion of the pruned maps with gains ‖W_i‖₂ + η_i and per-pair slack ‖E − Ê‖_F
+        (``rounding_slack``), so ``tight`` ≥ the exact worst error of the construction.
+
+    Raises
+    ------
+    TypeError
+        For any other object, or a bad ``structured_max_size``, ``seconds`` or ``structured``;
+        ValueError for a bad ``max_size`` (as :func:`tight_certificate_report`).
+    """
+    from .conv import CNNConstruction
+    from .layer import LayerConstruction
+    from .network import NetworkConstruction
+    from .residual import ResidualConstruction
+
+    start = time.perf_counter()
+    budget = _check_budget(max_size, structured_max_size, seconds, structured)
+    if isinstance(construction, LayerConstruction):
+        return _plain([construction.target], [construction], construction.certificate,
+                      [spectral_norm_bound(construction.target)], [construction.eta], budget, start)
+    if isinstance(construction, NetworkConstruction):
+        return _plain(list(construction.target), construction.layers, construction.certificate, construction.norms,
+                      construction.etas, budget, start)
+    if isinstance(construction, CNNConstruction):
+        return _cnn(construction, budget, start)
+    if isinstance(construction, ResidualConstruction):
+        return _residual(construction, budget, start)
+    raise TypeError(f"tight_certificate_of takes a network, residual, CNN or layer construction, "
+                    f"got {type(construction).__name__}")
+
+
+def _plain(weights: list[torch.Tensor], layers: Sequence[object], recursion: float, norms: list[float],
+           etas: list[float], budget: _Budget, start: float) -> CertificateReport:
+    plus = [layer.plus_error for layer in layers]  # type: ignore[attr-defined]
+    minus = [layer.minus_error for layer in layers]  # type: ignore[attr-defined]
+    slacks = [layer.rounding_slack for layer in layers]  # type: ignore[attr-defined]
+    size = 2 * weights[0].shape[1] + 2 * sum(w.shape[0] for w in weights[:-1])
+    if recursion == 0.0:
+        return _compared(recursion, _Attempt(note="the errors are zero"), size, start)
+    attempt = _attempt(weights, plus, minus, budget, start)
+    # G̃ with the exact errors against G̃ with the stored ones: pruned maps with gains ‖W_i‖ + η_i, slack per pair
+    gains = [add_up(norm, eta) for norm, eta in zip(norms, etas, strict=True)]
+    return _compared(recursion, attempt, size, start, certificate(gains, slacks))
+
+
+def _cnn(construction: object, budget: _Budget, start: float) -> CertificateReport:
+    """A CNN at its image size as a plain network of depth 2: the pruned conv pair at image level is
+    conv(x, K) + conv(σ(x), E⁺) − conv(σ(−x), E⁻), since taking patches commutes with σ (zero padding
+    included, σ(0) = 0)."""
+    from .conv import CNNConstruction, _sqrt_up
+    from .conv_bounds import conv_matrix
+
+    assert isinstance(construction, CNNConstruction)
+    conv, linear = construction.conv, construction.linear
+    image = construction.input_shape
+    shape = conv.kernel.shape
+    matrices = [conv_matrix(kernel, image, conv.padding)
+                for kernel in (conv.kernel, conv.layer.plus_error.view(shape), conv.layer.minus_error.view(shape))]
+    conv_slack = mul_up(conv.layer.rounding_slack, _sqrt_up(shape[2] * shape[3]))  # ‖ΔK̂‖_F per patch, hw patches/pixel
+    norms = [conv.operator_bound, spectral_norm_bound(linear.target)]
+    etas = [conv.certificate, linear.eta]
+    size = 2 * math.prod(image) + 2 * linear.target.shape[1]
+    recursion = construction.certificate
+    if recursion == 0.0:
+        return _compared(recursion, _Attempt(note="the errors are zero"), size, start)
+    attempt = _attempt([matrices[0], linear.target], [matrices[1], linear.plus_error],
+                       [matrices[2], linear.minus_error], budget, start)
+    gains = [add_up(norm, eta) for norm, eta in zip(norms, etas, strict=True)]
+    return _compared(recursion, attempt, size, start, certificate(gains, [conv_slack, linear.rounding_slack]))
+
+
+def _residual(construction: object, budget: _Budget, start: float) -> CertificateReport:
+    """The residual problem of :func:`lottolib.relaxation.residual_problem`, with radii from chapter 11's
+    recursion: branch units ‖h‖ ≤ a_i R_{i−1}, ‖h̃ − h‖ ≤ D_i = η₁ᵢ(R_{i−1} + Δ_{i−1}) + a_iΔ_{i−1}; stream
+    (split) units ‖σ(z_i)‖ ≤ R_i, ‖σ(z̃_i) − σ(z_i)‖ ≤ Δ_i."""
+    from .residual import ResidualConstruction, residual_certificate
+
+    assert isinstance(construction, ResidualConstruction)
+    target = construction.target
+    count, d = len(target.blocks), target.d
+    widths = [first.shape[0] for first, _ in target.blocks]
+    splits = count - 1 + (target.readout is not None)
+    size = 2 * d + 2 * sum(widths) + 2 * d * splits
+    recursion = construction.certificate
+    if recursion == 0.0:
+        return _compared(recursion, _Attempt(note="the errors are zero"), size, start)
+    norms, readout_norm = target.norm_bounds()
+    reaches = target.reaches()
+    gaps = [0.0, *construction.gaps]
+    etas = construction.etas
+    radii = []
+    for i, (a, _) in enumerate(norms):
+        inner = add_up(mul_up(etas[2 * i], add_up(reaches[i], gaps[i])), mul_up(a, gaps[i]))
+        radii.append((mul_up(a, reaches[i]), inner))
+        if i < count - 1 or target.readout is not None:
+            radii.append((reaches[i + 1], gaps[i + 1]))
+    pairs = construction.pairs
+    errors = [(pair.plus_error, pair.minus_error) for pair in pairs]
+    units = sum(widths) + d * splits
+    forms, first_pattern = 2 * d + 4 * units, d + 6 * units
+    if budget.force is False:
+        attempt = _Attempt(note="structured=False: the residual relaxation (structured solver only) was not attempted")
+    else:
+        attempt = _structured_attempt(lambda: residual_problem(target.blocks, target.readout, errors, recursion, radii),
+                                      size, forms, first_pattern, budget, start)
+    pruned_norms = [(add_up(a, pairs[2 * i].eta), add_up(b, pairs[2 * i + 1].eta)) for i, (a, b) in enumerate(norms)]
+    slacks = [(pairs[2 * i].rounding_slack, pairs[2 * i + 1].rounding_slack) for i in range(count)]
+    readout = None if readout_norm is None else (add_up(readout_norm, pairs[-1].eta), pairs[-1].rounding_slack)
+    return _compared(recursion, attempt, size, start, residual_certificate(pruned_norms, slacks, readout))
