@@ -181,7 +181,8 @@ def _as_given(problem: LagrangianProblem) -> _Restricted:
         (torch.arange(problem.input_size), None, torch.eye(problem.input_size, dtype=torch.float64)
          / max(1, problem.input_size))]
     for (a, b), radius in zip(problem.blocks, problem.radii_squared, strict=True):
-        diagonals.append((torch.arange(a, b), None, torch.eye(b - a, dtype=torch.float64) * (radius / max(1, b - a) / 2)))
+        level = min(max(radius / max(1, b - a) / 2, 1e-150), 1e150)  # a positive definite start, any radius
+        diagonals.append((torch.arange(a, b), None, torch.eye(b - a, dtype=torch.float64) * level))
     return _Restricted(problem.forms, problem.row_ranges, problem.objective, diagonals, problem.radii_squared, 0)
 
 
@@ -225,8 +226,8 @@ def _reduced_inputs(problem: LagrangianProblem) -> _Restricted | None:
     diagonals: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]] = [
         (torch.arange(2 * n), inverse, gram / (2 * n))]
     for (a, b), radius in zip(problem.blocks, problem.radii_squared, strict=True):
-        diagonals.append((torch.arange(a + shift, b + shift), None,
-                          torch.eye(b - a, dtype=torch.float64) * (radius / max(1, b - a) / 2)))
+        level = min(max(radius / max(1, b - a) / 2, 1e-150), 1e150)
+        diagonals.append((torch.arange(a + shift, b + shift), None, torch.eye(b - a, dtype=torch.float64) * level))
     ranges = [(a - d2, b - d2) for a, b in problem.row_ranges if a >= d2]
     return _Restricted(forms, ranges, objective, diagonals, problem.radii_squared, d2)
 

@@ -74,6 +74,7 @@ from .memory import format_bytes, memory_limit
 from .relaxation import (
     LagrangianProblem,
     divide_up,
+    mul_up_or_inf,
     network_problem,
     power_of_two_at_least,
     residual_problem,
@@ -194,7 +195,7 @@ def _build(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[to
     reach, gaps = [1.0], [0.0]  # A_i, Δ_i, rounded up
     for i in range(len(weights)):
         gaps.append(certificate(norms[: i + 1], etas[: i + 1]))
-        reach.append(mul_up(reach[-1], norms[i]))
+        reach.append(mul_up_or_inf(reach[-1], norms[i]))
     scale = power_of_two_at_least(gaps[-1])  # Δ_l > 0, the recursion's bound
     if len(weights) == 1:
         scaled = [(plus[0], 1.0 / scale), (minus[0], 1.0 / scale)]
@@ -235,7 +236,10 @@ def _build(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[to
         count += 4 * n
         previous_h, previous_g = h, g
         ratio = divide_up(gaps[i + 1], scale)
-        radius = add_up(radius, add_up(mul_up(reach[i + 1], reach[i + 1]), mul_up(ratio, ratio)))
+        terms = (radius, mul_up_or_inf(reach[i + 1], reach[i + 1]), mul_up_or_inf(ratio, ratio))
+        if not all(math.isfinite(term) for term in terms) or sum(terms) == math.inf:
+            return None  # ‖w‖² beyond float64 (activations of order 1e154 and more): no problem
+        radius = add_up(radius, add_up(terms[1], terms[2]))
     if len(weights) == 1:
         objective = torch.cat([plus[0], -minus[0]], dim=1) / scale  # exact (checked above)
     else:  # entries E/s (exact) and W + E (rounded once): the products by s and 1/s are exact
@@ -503,7 +507,13 @@ def _structured(problem: LagrangianProblem, deadline: float, max_pairs: int) -> 
         remaining = deadline - time.perf_counter() - 2 * verify_seconds
         if remaining <= 0 and rounds:
             break
-        solution = solve_restricted(problem, pairs, free, seconds=max(remaining, 0.5 * (deadline - time.perf_counter())))
+        try:
+            solution = solve_restricted(problem, pairs, free,
+                                        seconds=max(remaining, 0.5 * (deadline - time.perf_counter())))
+        except (RuntimeError, ValueError) as error:  # torch.linalg errors: the solver is only a heuristic
+            warnings.warn(f"tight certificate: the structured solver stopped ({type(error).__name__}: {error}); "
+                          "the best verified bound so far is kept", RuntimeWarning, stacklevel=4)
+            break
         started = time.perf_counter()
         bound = verified_bound(problem, solution.multipliers)
         verify_seconds = time.perf_counter() - started
@@ -772,12 +782,15 @@ def _residual(construction: object, budget: _Budget, start: float) -> Certificat
     reaches = target.reaches()
     gaps = [0.0, *construction.gaps]
     etas = construction.etas
-    radii = []
-    for i, (a, _) in enumerate(norms):
-        inner = add_up(mul_up(etas[2 * i], add_up(reaches[i], gaps[i])), mul_up(a, gaps[i]))
-        radii.append((mul_up(a, reaches[i]), inner))
-        if i < count - 1 or target.readout is not None:
-            radii.append((reaches[i + 1], gaps[i + 1]))
+    radii: list[tuple[float, float]] = []
+    try:  # an overflow (Fraction(inf) in add_up) leaves an infinite radius: no problem, the recursion stands
+        for i, (a, _) in enumerate(norms):
+            inner = add_up(mul_up_or_inf(etas[2 * i], add_up(reaches[i], gaps[i])), mul_up_or_inf(a, gaps[i]))
+            radii.append((mul_up_or_inf(a, reaches[i]), inner))
+            if i < count - 1 or target.readout is not None:
+                radii.append((reaches[i + 1], gaps[i + 1]))
+    except OverflowError:
+        radii = [(math.inf, math.inf)] * (count + splits)
     pairs = construction.pairs
     errors = [(pair.plus_error, pair.minus_error) for pair in pairs]
     units = sum(widths) + d * splits

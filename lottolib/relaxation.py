@@ -58,6 +58,7 @@ __all__ = [
     "network_problem",
     "residual_problem",
     "verified_bound",
+    "verified_eigenvalue",
 ]
 
 TINY = 2.0**-1074
@@ -313,8 +314,13 @@ def _scale_for(recursion: float) -> float | None:
     return power_of_two_at_least(recursion)
 
 
+def mul_up_or_inf(a: float, b: float) -> float:
+    """A float ≥ a·b (floats ≥ 0), ``math.inf`` when the product overflows (mul_up's exact check cannot take it)."""
+    return mul_up(a, b) if math.isfinite(a * b) else math.inf
+
+
 def _squared_up(value: float) -> float:
-    return mul_up(value, value)
+    return mul_up_or_inf(value, value)
 
 
 def divide_up(value: float, scale: float) -> float:
@@ -362,7 +368,7 @@ def network_problem(weights: Sequence[torch.Tensor], plus: Sequence[torch.Tensor
             pruned.add(previous[0], -matrix, _rounding_error(matrix, 1)).add(previous[1], -scaled,
                                                                               _rounding_error(scaled, 2))
         groups.append(_unit_forms(size, h, delta, scale, target, pruned))
-        reach = mul_up(reach, norms[i])
+        reach = mul_up_or_inf(reach, norms[i])  # ‖h_i‖ ≤ A_i (inf: no problem, see _assemble)
         blocks += [(h.start, h.stop), (delta.start, delta.stop)]
         radii += [_squared_up(reach), _squared_up(divide_up(gaps[i], scale))]
         previous = (h, delta)
@@ -576,23 +582,34 @@ def _lanczos_estimate(matrix: torch.Tensor) -> float:
     return float(values.max())
 
 
-def verified_bound(problem: LagrangianProblem, multipliers: Multipliers) -> float:
-    """A float ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂ in exact arithmetic, from any multipliers (module docstring):
-    s·√(t + Σ_b τ_b R_b² + max(0, μ)·R²) with μ ≥ λ_max of the exact K, every step rounded up;
-    ``math.inf`` if no bound could be verified."""
+def verified_eigenvalue(problem: LagrangianProblem, multipliers: Multipliers) -> float:
+    """A float μ ≥ λ_max(K) for the *exact* K of the proposition (exact forms Φ, O of the given float matrices,
+    the admissible multipliers as given): :func:`largest_eigenvalue_bound` of the float K̂ plus a bound on
+    ‖K − K̂‖_F (:func:`_matrix_error`: the forms' tracked errors and the rounding of forming K̂), rounded up;
+    ``math.inf`` if no bound could be verified (non-finite values, a failing factorisation)."""
     chosen = multipliers.admissible()
     matrix = lagrangian_matrix(problem, chosen)
     if not bool(torch.isfinite(matrix).all()):
         return math.inf
     eigenvalue = largest_eigenvalue_bound(matrix)
-    if not math.isfinite(eigenvalue):
-        return math.inf
     error = _matrix_error(problem, chosen)
-    values = (chosen.t, error, *chosen.taus)
-    if not all(math.isfinite(value) for value in values):
+    if not (math.isfinite(eigenvalue) and math.isfinite(error)):
+        return math.inf
+    try:
+        return add_up(eigenvalue, error)
+    except (OverflowError, ValueError):  # add_up compares exactly (Fraction): an overflow to infinity raises
+        return math.inf
+
+
+def verified_bound(problem: LagrangianProblem, multipliers: Multipliers) -> float:
+    """A float ≥ sup_{‖x‖₂ ≤ 1} ‖G̃(x) − F(x)‖₂ in exact arithmetic, from any multipliers (module docstring):
+    s·√(t + Σ_b τ_b R_b² + max(0, μ)·R²) with μ = :func:`verified_eigenvalue` ≥ λ_max of the exact K, every
+    step rounded up; ``math.inf`` if no bound could be verified."""
+    chosen = multipliers.admissible()
+    eigenvalue = verified_eigenvalue(problem, chosen)
+    if not all(math.isfinite(value) for value in (eigenvalue, chosen.t, *chosen.taus)):
         return math.inf  # huge multipliers or entries: nothing to verify in float64
     try:  # add_up and mul_up are exact comparisons (Fraction): an overflow to infinity raises
-        eigenvalue = add_up(eigenvalue, error)
         total = chosen.t
         for tau, radius in zip(chosen.taus, problem.radii_squared, strict=True):
             total = add_up(total, mul_up(tau, radius))

@@ -23,6 +23,7 @@ from lottolib.propagation import (
     recursion_certificate,
     sqrt_up,
     tight_certificate,
+    tight_certificate_of,
     tight_certificate_report,
 )
 
@@ -300,3 +301,184 @@ def test_failing_solver_is_announced(monkeypatch):
     with pytest.warns(RuntimeWarning, match="solver crashed"):
         report = tight_certificate_report(weights, plus, minus)
     assert report.method == "recursion" and report.tight == report.recursion and "solver crashed" in report.note
+
+
+# ----------------------------------------------------------------------------------------------
+# The structured solver (networks too large for the full relaxation), on small networks where the exact
+# supremum is known: structured=True forces it whatever k.
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_networks())
+def test_structured_bound_lies_between_the_exact_supremum_and_the_recursion(network):
+    weights, plus, minus = network
+    exact = exact_supremum(weights, plus, minus)  # value ≤ sup (attained, rounded down)
+    report = tight_certificate_report(weights, plus, minus, structured=True, seconds=2.0)
+    assert report.tight >= exact.value
+    assert report.tight <= report.recursion
+    assert report.method == "recursion" or report.solver == "structured"
+    found = strong_adversary(error_torch(weights, plus, minus), weights[0].shape[1], samples=256, starts=8, steps=40,
+                             lbfgs_points=1)
+    assert found.error <= report.tight * (1 + RELATIVE)
+
+
+@st.composite
+def small_residual_constructions(draw):
+    from lottolib.residual import prune_residual_network, random_residual_target
+
+    d, hidden, blocks = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    outputs = draw(st.sampled_from([None, 1, 2]))
+    seed = draw(st.integers(0, 2**16))
+    strength = draw(st.sampled_from([0.5, 0.8, 1.0]))
+    target = random_residual_target(d, hidden, blocks, outputs, seed=seed, strength=strength)
+    return prune_residual_network(target, k=draw(st.sampled_from([4, 8])), seed=seed, method="subset_sum")
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_residual_constructions())
+def test_residual_tight_certificate_bounds_the_strong_adversary(construction):
+    """Residual targets (1–2 blocks, with and without read-out): the relaxation bound (split units for the
+    stream) is ≥ the worst error a strong adversary finds, and never above the residual recursion."""
+    report = tight_certificate_of(construction, seconds=2.0)
+    assert report.recursion == construction.certificate
+    assert report.tight <= construction.certificate
+    found = L.empirical_error(construction, samples=256, starts=8, steps=40).adversarial
+    assert found <= report.tight * (1 + RELATIVE)
+
+
+def _two_unit_supremum(w1: float, w2: float, e1_plus: float) -> Fraction:
+    """d = 1, W1 = [[w1]], W2 = [[w2]] with w1, w2 > 0, E⁺_1 ≥ 0, E⁻_1 ≥ 0, E_2 = 0: for x > 0 the pruned network
+    outputs w2(w1 + E⁺_1)x against w2·w1·x, for x < 0 both output 0; the supremum is w2·E⁺_1 (exact rationals)."""
+    return Fraction(w2) * (Fraction(w1) + Fraction(e1_plus)) - Fraction(w2) * Fraction(w1)
+
+
+@pytest.mark.parametrize(("w1", "w2", "e1_plus", "e1_minus"), [
+    (1.0, 0.09215484771471874, 5.9e-322, 3e-323),  # issue 17's counterexample: s·W2 underflows
+    (1.0, 0.09215484771471874, math.ldexp(0.01, -1000), math.ldexp(0.0005, -1000)),
+    (1.0, 0.09215484771471874, math.ldexp(0.01, -1040), math.ldexp(0.0005, -1040)),
+    (1.0, 3e-300, 0.01, 0.0005),  # s·W2 is subnormal: rounded, with its error tracked
+    (1.0, 3e-300, math.ldexp(0.01, -900), math.ldexp(0.0005, -900)),
+    (1e300, 1e-300, 1e298, 1e296),  # hidden activations of order 1e300: R² overflows
+    (1e-300, 1e300, 1e-302, 1e-304),  # a tiny hidden layer read by a huge weight
+])
+@pytest.mark.parametrize("structured", [True, None])
+def test_tiny_and_huge_values_fall_back_soundly_in_exact_arithmetic(w1, w2, e1_plus, e1_minus, structured):
+    weights = [torch.tensor([[w1]], dtype=torch.float64), torch.tensor([[w2]], dtype=torch.float64)]
+    plus = [torch.tensor([[e1_plus]], dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)]
+    minus = [torch.tensor([[e1_minus]], dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64)]
+    report = tight_certificate_report(weights, plus, minus, structured=structured, seconds=2.0)
+    assert Fraction(report.tight) >= _two_unit_supremum(w1, w2, e1_plus)
+    assert report.tight <= report.recursion
+    if report.method == "recursion":
+        assert report.note  # announced, not silent
+
+
+def _exact_lagrangian(weights, plus, minus, scale, multipliers, blocks):
+    """K = OᵀO + Σ_e y_e sym(f_a f_bᵀ) − tC − Σ_b τ_b I_b in exact rationals for a depth-2 network, written
+    from the proposition (module docstring of lottolib.relaxation): coordinates w = (p, q, h, δ), forms
+    p, q, h, r = h − z, g = h + sδ, s̃ = g − z̃ with z = W₁(p − q), z̃ = (W₁ + E⁺₁)p − (W₁ + E⁻₁)q, and
+    e/s = (E⁺₂/s)h + (W₂ + E⁺₂)δ."""
+    w1, w2 = ([[Fraction(float(v)) for v in row] for row in m.tolist()] for m in weights)
+    p1, p2 = ([[Fraction(float(v)) for v in row] for row in m.tolist()] for m in plus)
+    m1 = [[Fraction(float(v)) for v in row] for row in minus[0].tolist()]
+    n, d = len(w1), len(w1[0])
+    k, s = 2 * d + 2 * n, Fraction(scale)
+
+    def unit(i):
+        return [Fraction(int(j == i)) for j in range(k)]
+
+    forms = [unit(j) for j in range(2 * d)]
+    h = [unit(2 * d + j) for j in range(n)]
+    g = [[a + s * b for a, b in zip(unit(2 * d + j), unit(2 * d + n + j), strict=True)] for j in range(n)]
+    r, slack = [], []
+    for j in range(n):
+        z = [w1[j][c] for c in range(d)] + [-w1[j][c] for c in range(d)] + [Fraction(0)] * (2 * n)
+        pruned = [w1[j][c] + p1[j][c] for c in range(d)] + [-(w1[j][c] + m1[j][c]) for c in range(d)] \
+            + [Fraction(0)] * (2 * n)
+        r.append([a - b for a, b in zip(h[j], z, strict=True)])
+        slack.append([a - b for a, b in zip(g[j], pruned, strict=True)])
+    forms += h + r + g + slack
+    objective = [[Fraction(0)] * (2 * d) + [p2[o][j] / s for j in range(n)] + [w2[o][j] + p2[o][j] for j in range(n)]
+                 for o in range(len(w2))]
+    matrix = [[sum(row[a] * row[b] for row in objective) for b in range(k)] for a in range(k)]
+    for (a, b), y in zip(multipliers.pairs.tolist(), multipliers.values.tolist(), strict=True):
+        y = Fraction(y) / 2
+        for i in range(k):
+            for j in range(k):
+                matrix[i][j] += y * (forms[a][i] * forms[b][j] + forms[b][i] * forms[a][j])
+    for i in range(2 * d):
+        matrix[i][i] -= Fraction(multipliers.t)
+    for (start, stop), tau in zip(blocks, multipliers.taus, strict=True):
+        for i in range(start, stop):
+            matrix[i][i] -= Fraction(tau)
+    return matrix
+
+
+def _is_positive_semidefinite(matrix) -> bool:
+    """Symmetric Gaussian elimination in exact rationals: PSD iff every pivot is ≥ 0 and a zero pivot has a zero row."""
+    a = [row[:] for row in matrix]
+    size = len(a)
+    for i in range(size):
+        if a[i][i] < 0:
+            return False
+        if a[i][i] == 0:
+            if any(a[i][j] != 0 for j in range(i + 1, size)):
+                return False
+            continue
+        for j in range(i + 1, size):
+            factor = a[j][i] / a[i][i]
+            for c in range(i, size):
+                a[j][c] -= factor * a[i][c]
+    return True
+
+
+def test_verified_eigenvalue_bounds_the_exact_lagrangian_in_rational_arithmetic():
+    """μ = verified_eigenvalue(Y, t, τ) must make μI − K ⪰ 0 for the exact K (forms of the float matrices, in
+    rationals, written here from the proposition), for random multipliers on every pair of forms. A float
+    eigenvalue of the float K̂ (eigvalsh, unverified) is below the exact λ_max for about half such draws."""
+    from lottolib.relaxation import Multipliers, network_problem, verified_eigenvalue
+
+    rng = np.random.default_rng(7)
+    weights = [torch.tensor(rng.uniform(-1, 1, (2, 2))), torch.tensor(rng.uniform(-1, 1, (1, 2)))]
+    plus = [torch.tensor(rng.uniform(-0.05, 0.05, (2, 2))), torch.tensor(rng.uniform(-0.05, 0.05, (1, 2)))]
+    minus = [torch.tensor(rng.uniform(-0.05, 0.05, (2, 2))), torch.tensor(rng.uniform(-0.05, 0.05, (1, 2)))]
+    problem = network_problem(weights, plus, minus)
+    assert problem is not None
+    m = problem.forms.shape[0]
+    rows, cols = np.triu_indices(m)
+    pairs = torch.tensor(np.stack([rows, cols], 1))
+    complementary = {tuple(pair) for pair in problem.complementary.tolist()}
+    free = torch.tensor([(a, b) in complementary or (b, a) in complementary for a, b in pairs.tolist()])
+    for draw in range(12):
+        values = torch.tensor(rng.normal(size=len(pairs)) * 10.0 ** rng.uniform(-2, 2, size=len(pairs)))
+        taus = tuple(float(v) for v in rng.uniform(0, 1, len(problem.blocks)))
+        multipliers = Multipliers(pairs, values, free, float(rng.normal()), taus).admissible()
+        mu = verified_eigenvalue(problem, multipliers)
+        exact = _exact_lagrangian(weights, plus, minus, problem.scale, multipliers, problem.blocks)
+        shifted = [[Fraction(mu) * (i == j) - exact[i][j] for j in range(len(exact))] for i in range(len(exact))]
+        assert _is_positive_semidefinite(shifted), draw
+
+
+def test_structured_solver_options_get_clear_errors():
+    weights, plus, minus = _small_network()
+    with pytest.raises(ValueError, match="seconds must be a finite number > 0"):
+        tight_certificate(weights, plus, minus, seconds=0)
+    with pytest.raises(TypeError, match="seconds must be a number"):
+        tight_certificate(weights, plus, minus, seconds="30")
+    with pytest.raises(ValueError, match="structured_max_size must be an integer >= 0"):
+        tight_certificate(weights, plus, minus, structured_max_size=-1)
+    with pytest.raises(TypeError, match="structured must be True, False or None"):
+        tight_certificate(weights, plus, minus, structured="yes")
+    off = tight_certificate_report(weights, plus, minus, structured=True, structured_max_size=0)
+    assert off.method == "recursion" and off.tight == off.recursion and "structured_max_size" in off.note
+
+
+def test_a_network_above_max_size_gets_the_structured_solver():
+    """k = 2·3 + 2·(20 + 20) = 86 > DEFAULT_MAX_SIZE: the structured solver, far below the recursion."""
+    weights = L.random_target([3, 20, 20, 2], 0)
+    construction = L.prune_random_network(weights, 0.1, seed=0, k=12, method="subset_sum")
+    report = construction.tight_certificate(seconds=2.0)
+    assert report.size == 86 and report.solver == "structured" and report.method == "relaxation"
+    assert report.recursion == construction.certificate and report.tight < 0.5 * construction.certificate
+    found = L.empirical_error(construction, samples=256, starts=8, steps=40).adversarial
+    assert found <= report.tight * (1 + RELATIVE)
