@@ -52,7 +52,6 @@ import torch
 from .bounds import UNIT_ROUNDOFF, add_up, certificate, mul_up, spectral_norm_bound
 
 __all__ = [
-    "SMALLEST_SCALE",
     "LagrangianProblem",
     "Multipliers",
     "network_problem",
