@@ -15,8 +15,9 @@ where it does not help, ``tight_method`` says which), and the error of one stron
   and blocks of width 8, 2 and 3 blocks, 3 seeds, SubsetSum k = 24), the digits CNN (SubsetSum) and the
   LeNet-300-100-shaped random target (SubsetSum, k = 64; its tight certificate alone takes minutes).
 
-Run: .venv/bin/python bench/certificate_bench.py [--parts random real] [--threads 2]
-(about 20 minutes on two cores). With one part, the other part's rows are kept from the existing JSON.
+Run: .venv/bin/python bench/certificate_bench.py [--parts random real] [--threads 2] [--keep-lenet]
+(about 20 minutes on two cores). Rows of a part not run (and with --keep-lenet the LeNet row) are kept
+from the existing JSON.
 The summary's ``tight`` entries are [min, max] ratios to the adversary, ``tight_seconds_median`` the
 median time of the tight certificate; real-size entries also give ``tight_seconds`` ([min, max]).
 """
@@ -93,7 +94,7 @@ def _real(rows: list[dict], row: dict) -> None:
           f"{row['seconds_tight']:.1f} s)", flush=True)
 
 
-def real_targets() -> list[dict]:
+def real_targets(lenet: bool = True) -> list[dict]:
     rows: list[dict] = []
     digits = digits_target()
     for method, k in (("pair", 3000), ("subset_sum", 24)):
@@ -114,8 +115,10 @@ def real_targets() -> list[dict]:
                                    [patch_eta, construction.linear.eta])  # patch-level bounds, full η
     _real(rows, {"target": "digits CNN", "method": "subset_sum", "depth": 2, "k": 48,
                  **measure(construction, recursion, tight=True)})
-    lenet = L.random_target([784, 300, 100, 10], seed=0)
-    construction = L.prune_random_network(lenet, 0.01, seed=0, k=64, method="subset_sum")
+    if not lenet:
+        return rows
+    construction = L.prune_random_network(L.random_target([784, 300, 100, 10], seed=0), 0.01, seed=0, k=64,
+                                          method="subset_sum")
     _real(rows, {"target": "LeNet-300-100 shape", "method": "subset_sum", "depth": 3, "k": 64,
                  **measure(construction, construction.recursion_certificate, tight=True, samples=1024, starts=8)})
     return rows
@@ -149,14 +152,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", nargs="+", choices=("random", "real"), default=["random", "real"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--keep-lenet", action="store_true",
+                        help="keep the LeNet-shape row of the existing JSON (its tight certificate takes minutes)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    kept = json.loads(OUT.read_text())["rows"] if OUT.exists() and len(args.parts) < 2 else []
-    rows = [r for r in kept if ("random" if r["target"] == "random" else "real") not in args.parts]
+    kept = json.loads(OUT.read_text())["rows"] if OUT.exists() else []
+
+    def stays(row: dict) -> bool:  # rows of parts not re-run, and the LeNet row when asked to keep it
+        lenet = row["target"] == "LeNet-300-100 shape"
+        return ("random" if row["target"] == "random" else "real") not in args.parts or (lenet and args.keep_lenet)
+
+    rows = [row for row in kept if stays(row)]
     if "random" in args.parts:
         rows = random_targets() + rows
     if "real" in args.parts:
-        rows += real_targets()
+        rows += real_targets(lenet=not args.keep_lenet)
     output = {"description": "ratio certificate / strong-adversary error; random targets have ||W_i||_2 = 1, "
                              f"layer sizes [{WIDTH}]*(depth+1), eps {EPS}, k {K}; real sizes: tight certificate "
                              f"within {SECONDS} s of structured solver, residual targets {RESIDUAL}",
