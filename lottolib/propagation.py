@@ -111,6 +111,9 @@ SINGLE_THREAD_SIZE = 1000
 """Below this k the structured solver runs on one torch thread (small matrices gain nothing from threads,
 and on a loaded machine waiting threads cost more than they give); the caller's setting is restored."""
 
+STALE_ROUNDS = 3
+"""The structured solver's cutting-plane rounds stop after this many rounds in a row without a 0.1 % gain."""
+
 SMALLEST_SUBNORMAL = 2.0**-1074
 """The smallest positive float64; an operation that underflows errs by at most half of it."""
 
@@ -502,7 +505,7 @@ def _structured(problem: LagrangianProblem, deadline: float, max_pairs: int) -> 
     complementary, units = problem.complementary, problem.unit_pairs()
     pairs = torch.cat([complementary, units])
     free = torch.cat([torch.ones(len(complementary), dtype=torch.bool), torch.zeros(len(units), dtype=torch.bool)])
-    best, used, rounds, verify_seconds = math.inf, len(pairs), 0, 0.0
+    best, used, rounds, stale, verify_seconds = math.inf, len(pairs), 0, 0, 0.0
     while True:
         remaining = deadline - time.perf_counter() - 2 * verify_seconds
         if remaining <= 0 and rounds:
@@ -518,11 +521,11 @@ def _structured(problem: LagrangianProblem, deadline: float, max_pairs: int) -> 
         bound = verified_bound(problem, solution.multipliers)
         verify_seconds = time.perf_counter() - started
         rounds += 1
-        improved = bound < best * (1 - 1e-3)
+        stale = 0 if bound < best * (1 - 1e-3) else stale + 1  # the solver is inexact: a round may not improve
         if bound < best:
             best, used = bound, len(pairs)
         room = max_pairs - len(pairs)
-        if (not improved and rounds > 1) or solution.products is None or room <= 0:
+        if stale >= STALE_ROUNDS or solution.products is None or room <= 0:
             break
         new = cutting_planes(solution.products, pairs, complementary, min(room, max(8, len(pairs) // 2)))
         if len(new) == 0:
