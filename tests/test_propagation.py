@@ -342,7 +342,7 @@ def test_residual_tight_certificate_bounds_the_strong_adversary(construction):
     report = tight_certificate_of(construction, seconds=2.0)
     assert report.recursion == construction.certificate
     assert report.tight <= construction.certificate
-    found = L.empirical_error(construction, samples=256, starts=8, steps=40).adversarial
+    found = L.empirical_error(construction, samples=128, starts=4, steps=30).adversarial
     assert found <= report.tight * (1 + RELATIVE)
 
 
@@ -480,5 +480,29 @@ def test_a_network_above_max_size_gets_the_structured_solver():
     report = construction.tight_certificate(seconds=2.0)
     assert report.size == 86 and report.solver == "structured" and report.method == "relaxation"
     assert report.recursion == construction.certificate and report.tight < 0.5 * construction.certificate
-    found = L.empirical_error(construction, samples=256, starts=8, steps=40).adversarial
+    found = L.empirical_error(construction, samples=128, starts=4, steps=30).adversarial
+    assert found <= report.tight * (1 + RELATIVE)
+
+
+def test_cnn_tight_certificate_bounds_the_strong_adversary():
+    """A CNN at its image size (2 channels of 2 × 2 kernels on 3 × 3 images, padding 1) as a plain network of depth 2 whose
+    first matrices are convolution matrices: ≥ the worst error a strong adversary finds, ≤ the certificate."""
+    from lottolib.conv import prune_cnn
+
+    padding = 1
+    generator = torch.Generator().manual_seed(padding)
+    kernel = torch.rand(2, 1, 2, 2, generator=generator, dtype=torch.float64) * 2 - 1
+    side = 3 + 2 * padding - 1
+    weight = torch.rand(2, 2 * side * side, generator=generator, dtype=torch.float64) * 2 - 1
+    construction = prune_cnn(kernel, weight, k=6, seed=padding, padding=padding, method="subset_sum")
+    report = tight_certificate_of(construction, structured=True, seconds=2.0)
+    assert report.recursion == construction.certificate and report.tight <= construction.certificate
+    assert report.size == 2 * 9 + 2 * 2 * side * side
+    module = construction.module()
+
+    def error(x):
+        return (module(x) - construction.target_forward(x)).norm(dim=1)
+
+    found = strong_adversary(error, construction.input_shape, samples=128, starts=4, steps=30, lbfgs_points=1,
+                             flip_rounds=2).error
     assert found <= report.tight * (1 + RELATIVE)
