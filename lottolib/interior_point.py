@@ -20,9 +20,10 @@ matrix M_ij = tr(A_i X A_j Z⁻¹) needs only ΦXΦᵀ and ΦZ⁻¹Φᵀ (each A
 costs O(k³ + mk² + m²k + N³) instead of the full relaxation's O(k⁶).
 
 **Start.** The dual starts diagonally dominant (so Z ≻ 0). The primal starts at the average of w wᵀ over
-random inputs (the real networks' coordinates, :func:`_sampled_moments`), which meets every product
-constraint and the radii: started from a diagonal X instead, the method drove y to values of order 10⁷
-and stalled with a large duality gap (a 3-block residual network: 137 against about 0.001).
+random inputs (the real networks' coordinates, :func:`_sampled_points`; in reduced coordinates inputs in
+the row space of W₁, :meth:`_Restricted.start`), which meets every product constraint and the radii:
+started from a diagonal X instead, the method drove y to values of order 10⁷ and stalled with a large
+duality gap (a 3-block residual network: 137 against about 0.001).
 
 Introduced in chapter 12, *How tight is the certificate*.
 """
@@ -43,13 +44,15 @@ __all__ = ["Solution", "cutting_planes", "solve_restricted"]
 @dataclass(frozen=True)
 class Solution:
     """The best dual iterate (as :class:`~lottolib.relaxation.Multipliers` of the original forms), its
-    unverified value t + Σ τ_b R_b², the primal products ΦXΦᵀ of the last iterate (normalised forms; None
-    in reduced coordinates) and how many iterations ran."""
+    unverified value t + Σ τ_b R_b², the primal products ΦXΦᵀ of the last iterate (normalised forms; in
+    reduced coordinates only the forms from index ``offset`` on, row i being the problem's form i + offset)
+    and how many iterations ran."""
 
     multipliers: Multipliers
     value: float
     products: torch.Tensor | None
     iterations: int
+    offset: int = 0
 
 
 class _Operators:
@@ -171,7 +174,8 @@ def _vector_step(current: torch.Tensor, step: torch.Tensor) -> float:
 class _Restricted:
     """What the interior-point method solves: forms (rows over the solver's coordinates), the objective, the
     diagonal terms (coordinates, matrix or None for the identity, initial primal block) of t and each τ_b,
-    the radii, and how its form indices map to the problem's (add ``offset``)."""
+    the radii, and how its form indices map to the problem's (add ``offset``); ``input_map`` M (2n, 2d) maps
+    the problem's input coordinates (p, q) to the solver's first coordinates (None: the problem's own)."""
 
     forms: torch.Tensor
     ranges: list[tuple[int, int]]
@@ -179,6 +183,25 @@ class _Restricted:
     diagonals: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]]
     radii_squared: tuple[float, ...]
     offset: int
+    input_map: torch.Tensor | None = None
+
+    def start(self, problem: LagrangianProblem) -> torch.Tensor | None:
+        """The sampled primal start (:func:`_sampled_points`) in the solver's coordinates, or None. Reduced: the
+        inputs are drawn in the row space of W₁ (where the input acts), the points mapped to (M(p, q), rest),
+        and the moments scaled so that the input constraint ⟨(MMᵀ)⁻¹, X⟩ = 1 holds on average."""
+        if self.input_map is None:
+            points = _sampled_points(problem)
+            return None if points is None else _moments(points)
+        d = self.offset // 2
+        points = _sampled_points(problem, self.input_map[: self.input_map.shape[0] // 2, :d])
+        if points is None:
+            return None
+        points = torch.cat([points[:, : self.offset] @ self.input_map.T, points[:, self.offset:]], dim=1)
+        moments = _moments(points)
+        index, block, _ = self.diagonals[0]
+        assert block is not None
+        level = float((block * moments[index[:, None], index[None, :]]).sum())
+        return moments / level if math.isfinite(level) and level > 0 else None
 
 
 def _as_given(problem: LagrangianProblem) -> _Restricted:
@@ -234,7 +257,7 @@ def _reduced_inputs(problem: LagrangianProblem) -> _Restricted | None:
         level = min(max(radius / max(1, b - a) / 2, 1e-150), 1e150)
         diagonals.append((torch.arange(a + shift, b + shift), None, torch.eye(b - a, dtype=torch.float64) * level))
     ranges = [(a - d2, b - d2) for a, b in problem.row_ranges if a >= d2]
-    return _Restricted(forms, ranges, objective, diagonals, problem.radii_squared, d2)
+    return _Restricted(forms, ranges, objective, diagonals, problem.radii_squared, d2, basis)
 
 
 @dataclass(frozen=True)
@@ -299,7 +322,7 @@ def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torc
     -------
     Solution
         Multipliers for the problem's (unnormalised) forms; unverified. ``products`` is None when the
-        solver worked in reduced coordinates (no cutting planes then).
+        solver ran no iteration.
     """
     start = time.perf_counter()
     restricted = _reduced_inputs(problem) if problem.size > REDUCE_ABOVE else None
@@ -321,7 +344,7 @@ def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torc
         level = 2.0 * float(rows[index].max()) + 1e-12
         y[ops.edges + j] = level if block is None else level / max(1e-300, float(torch.linalg.eigvalsh(block)[0]))
     z = ops.slack(y)
-    sampled = _sampled_moments(problem) if restricted.offset == 0 else None
+    sampled = restricted.start(problem)
     if sampled is None:
         x = torch.zeros(k, k, dtype=torch.float64)
         for index, _, initial in restricted.diagonals:
@@ -394,21 +417,22 @@ def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torc
     values = best_y[: ops.edges] * ops.row_scale[local[:, 0]] * ops.row_scale[local[:, 1]]
     multipliers = Multipliers(pairs, values, free, float(best_y[ops.edges]),
                               tuple(float(v) for v in best_y[ops.edges + 1:]))
-    return Solution(multipliers, best_value, products if restricted.offset == 0 else None, done)
+    return Solution(multipliers, best_value, products, done, restricted.offset)
 
 
 SAMPLES_PER_COORDINATE = 2
 """The sampled primal start averages w wᵀ over this many random inputs per coordinate."""
 
 
-def _sampled_moments(problem: LagrangianProblem) -> torch.Tensor | None:
-    """A primal starting point X = mean of w wᵀ + εI over random unit inputs x, w = the coordinates of the real
-    networks at x (so X satisfies every product constraint of the relaxation, up to ε), or None if the
-    forms do not have the layout of :mod:`lottolib.relaxation` (each unit's h form a coordinate, g = h + sδ).
+def _sampled_points(problem: LagrangianProblem, directions: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The coordinates w of the real networks at random unit inputs x (rows; ``SAMPLES_PER_COORDINATE``·k of
+    them; x = Dᵀβ normalised for Gaussian β when ``directions`` D is given), or None if the forms do not have
+    the layout of :mod:`lottolib.relaxation` (each unit's h form a coordinate, g = h + sδ) or a value is not
+    finite. Such points meet every product constraint and the radii.
 
     The networks are evaluated through the forms themselves, group by group: with h and δ of a group still 0,
-    r·w = −z and s̃·w = h − z̃, so z = −r·w, h = σ(z), z̃ = h − s̃·w, δ = (σ(z̃) − h)/s. Only a start: nothing
-    about it is trusted."""
+    r·w = −z and s̃·w = h − z̃, so z = −r·w, h = σ(z), z̃ = h − s̃·w, δ = (σ(z̃) − h)/s. Only a start for the
+    solver: nothing about it is trusted."""
     d, k, scale = problem.input_size // 2, problem.size, problem.scale
     units = problem.units
     if len(units) == 0:
@@ -418,7 +442,10 @@ def _sampled_moments(problem: LagrangianProblem) -> torch.Tensor | None:
     delta_columns = (forms[units[:, 2]] - forms[units[:, 0]]).abs().argmax(1)
     count = SAMPLES_PER_COORDINATE * k
     generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn(count, d, generator=generator, dtype=torch.float64)
+    if directions is None:
+        inputs = torch.randn(count, d, generator=generator, dtype=torch.float64)
+    else:
+        inputs = torch.randn(count, directions.shape[0], generator=generator, dtype=torch.float64) @ directions
     inputs = inputs / inputs.norm(dim=1, keepdim=True).clamp(min=1e-300)
     w = torch.zeros(count, k, dtype=torch.float64)
     w[:, :d], w[:, d:2 * d] = torch.relu(inputs), torch.relu(-inputs)
@@ -431,12 +458,15 @@ def _sampled_moments(problem: LagrangianProblem) -> torch.Tensor | None:
         w[:, h_cols] = h
         pruned = torch.relu(h - w @ forms[group[:, 3]].T)
         w[:, delta_cols] = (pruned - h) / scale
-    if not bool(torch.isfinite(w).all()):
-        return None
-    moments = w.T @ w / count
+    return w if bool(torch.isfinite(w).all()) else None
+
+
+def _moments(points: torch.Tensor) -> torch.Tensor:
+    """The mean of w wᵀ over the rows, plus a small multiple of the identity (positive definite)."""
+    moments = points.T @ points / points.shape[0]
     moments = (moments + moments.T) / 2
     level = 1e-4 * float(moments.diagonal().mean()) + 1e-12
-    return moments + level * torch.eye(k, dtype=torch.float64)
+    return moments + level * torch.eye(points.shape[1], dtype=torch.float64)
 
 
 def cutting_planes(products: torch.Tensor, present: torch.Tensor, complementary: torch.Tensor,

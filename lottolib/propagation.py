@@ -527,7 +527,10 @@ def _structured(problem: LagrangianProblem, deadline: float, max_pairs: int) -> 
         room = max_pairs - len(pairs)
         if stale >= STALE_ROUNDS or solution.products is None or room <= 0:
             break
-        new = cutting_planes(solution.products, pairs, complementary, min(room, max(8, len(pairs) // 2)))
+        offset = solution.offset  # in reduced coordinates the products cover the forms from offset on
+        local = complementary[(complementary >= offset).all(1)] - offset
+        present = pairs[(pairs >= offset).all(1)] - offset
+        new = cutting_planes(solution.products, present, local, min(room, max(8, len(pairs) // 2))) + offset
         if len(new) == 0:
             break
         pairs = torch.cat([pairs, new])

@@ -506,3 +506,29 @@ def test_cnn_tight_certificate_bounds_the_strong_adversary():
     found = strong_adversary(error, construction.input_shape, samples=128, starts=4, steps=30, lbfgs_points=1,
                              flip_rounds=2).error
     assert found <= report.tight * (1 + RELATIVE)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reduced_coordinates_give_a_sound_bound(seed, monkeypatch):
+    """Above REDUCE_ABOVE coordinates the solver drops the input-pair multipliers and works in (z, (z̃ − z)/s);
+    forced here on d = 3 → 2 → 2 → 1 networks (4n ≤ 3d), the verified bound still lies between the exact
+    supremum and the recursion, and the reduced path was taken."""
+    import lottolib.interior_point as interior_point
+    import lottolib.propagation as propagation
+
+    monkeypatch.setattr(interior_point, "REDUCE_ABOVE", 4)
+    offsets = []
+
+    def recording(*args, **kwargs):
+        solution = interior_point.solve_restricted(*args, **kwargs)
+        offsets.append(solution.offset)
+        return solution
+
+    monkeypatch.setattr(propagation, "solve_restricted", recording)
+    weights = L.random_target([3, 2, 2, 1], seed)
+    construction = L.prune_random_network(weights, 0.1, seed=seed, k=8, method="subset_sum")
+    plus = [layer.plus_error for layer in construction.layers]
+    minus = [layer.minus_error for layer in construction.layers]
+    report = tight_certificate_report(weights, plus, minus, structured=True, seconds=1.0)
+    assert offsets and all(offset == 6 for offset in offsets)
+    assert exact_supremum(weights, plus, minus).value <= report.tight <= report.recursion
