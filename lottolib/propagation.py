@@ -111,6 +111,10 @@ SINGLE_THREAD_SIZE = 1000
 """Below this k the structured solver runs on one torch thread (small matrices gain nothing from threads,
 and on a loaded machine waiting threads cost more than they give); the caller's setting is restored."""
 
+LARGEST_PATTERN = 5000
+"""Cutting planes stop at this many multipliers N: the Schur matrix's Cholesky factorisation costs N³/3 per
+iteration (about 15 s at N = 5000 on one core) and its assembly about 8N² floats of memory."""
+
 STALE_ROUNDS = 3
 """The structured solver's cutting-plane rounds stop after this many rounds in a row without a 0.1 % gain."""
 
@@ -484,8 +488,9 @@ def _pattern_sizes(d: int, hidden: Sequence[int]) -> tuple[int, int]:
 
 
 def _estimated_bytes(size: int, forms: int, pairs: int) -> int:
-    """Peak memory of the structured solver: about 14 dense k × k, 8 m × k, 4 m × m and 3 N × N float64 arrays."""
-    return 8 * (14 * size * size + 8 * forms * size + 4 * forms * forms + 3 * pairs * pairs)
+    """Peak memory of the structured solver: about 14 dense k × k, 8 m × k, 4 m × m and 8 N × N float64 arrays
+    (the Schur matrix, its factor and the gathered products that assemble it)."""
+    return 8 * (14 * size * size + 8 * forms * size + 4 * forms * forms + 8 * pairs * pairs)
 
 
 @contextlib.contextmanager
@@ -547,9 +552,10 @@ def _structured_attempt(build: Callable[[], LagrangianProblem | None], size: int
     if needed > limit:
         return _Attempt(note=f"the structured relaxation would need about {format_bytes(needed)} (above the memory "
                              f"limit {format_bytes(limit)}): the recursion's bound is returned")
-    most = pairs  # cutting planes: at most 4 times the first pattern, within the memory limit
+    most = pairs  # cutting planes: at most 4 times the first pattern, LARGEST_PATTERN, and the memory limit
     while most < 4 * pairs and _estimated_bytes(size, forms, 2 * most) <= limit:
         most *= 2
+    most = max(pairs, min(most, LARGEST_PATTERN))
     problem = build()
     if problem is None:
         return _Attempt(note=UNDERFLOW_NOTE)
