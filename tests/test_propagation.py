@@ -499,7 +499,7 @@ def test_cnn_tight_certificate_bounds_the_strong_adversary():
     side = 3 + 2 * padding - 1
     weight = torch.rand(2, 2 * side * side, generator=generator, dtype=torch.float64) * 2 - 1
     construction = prune_cnn(kernel, weight, k=6, seed=padding, padding=padding, method="subset_sum")
-    report = tight_certificate_of(construction, structured=True, seconds=2.0)
+    report = tight_certificate_of(construction, structured=True, seconds=1.0)
     assert report.recursion == construction.certificate and report.tight <= construction.certificate
     assert report.size == 2 * 9 + 2 * 2 * side * side
     module = construction.module()
@@ -507,7 +507,7 @@ def test_cnn_tight_certificate_bounds_the_strong_adversary():
     def error(x):
         return (module(x) - construction.target_forward(x)).norm(dim=1)
 
-    found = strong_adversary(error, construction.input_shape, samples=128, starts=4, steps=30, lbfgs_points=1,
+    found = strong_adversary(error, construction.input_shape, samples=64, starts=2, steps=20, lbfgs_points=1,
                              flip_rounds=2).error
     assert found <= report.tight * (1 + RELATIVE)
 
