@@ -82,10 +82,12 @@ lint: $(STAMP)
 # (incremental: quick when up to date). pdf comes after book, which it adds its download to.
 # tests/test_downloads.py runs nbval on READER_CHAPTERS in a reader's fresh environment (installed from
 # the served wheel and the zip's requirements); the nbval run here checks every other chapter.
+# One pytest run on both cores (pytest-xdist): --dist loadfile keeps a file on one worker, so a notebook's
+# cells share one kernel and a test file builds its fixtures once; tests/conftest.py starts the tests that
+# build fresh environments (mostly waiting for pip) first, so everything else runs beside them.
 READER_CHAPTERS := 00_lottery_tickets 08_subset_sum 10_residual 11_certificates
 test: $(STAMP) browser lint book book-student pdf
-	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval chapters $(foreach chapter,$(READER_CHAPTERS),--ignore=chapters/$(chapter).ipynb)
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests --nbval chapters $(foreach chapter,$(READER_CHAPTERS),--ignore=chapters/$(chapter).ipynb)
 
 notebooks: $(STAMP)
 	$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS)

@@ -25,6 +25,15 @@ torch.set_num_threads(1 if os.environ.get("MUTANT_UNDER_TEST") else 2)
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
+# make test runs the tests and the notebooks on both cores (pytest-xdist, one file per worker at a time).
+# These files build fresh environments, mostly waiting for pip: they go first, so that the rest runs
+# beside them rather than after them.
+STARTED_FIRST = ("test_downloads.py", "test_grading.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in STARTED_FIRST)  # stable: each file keeps its order
+
 
 @pytest.fixture(scope="session")
 def built_assignments(tmp_path_factory) -> dict[str, Path]:
