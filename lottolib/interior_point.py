@@ -20,8 +20,8 @@ matrix M_ij = tr(A_i X A_j Z⁻¹) needs only ΦXΦᵀ and ΦZ⁻¹Φᵀ (each A
 costs O(k³ + mk² + m²k + N³) instead of the full relaxation's O(k⁶).
 
 **Start.** The dual starts diagonally dominant (so Z ≻ 0). The primal starts at the average of w wᵀ over
-random inputs (the real networks' coordinates, :func:`_sampled_points`; in reduced coordinates inputs in
-the row space of W₁, :meth:`_Restricted.start`), which meets every product constraint and the radii:
+random inputs (the real networks' coordinates, ``_sampled_points``; in reduced coordinates inputs in
+the row space of W₁, ``_Restricted.start``), which meets every product constraint and the radii:
 started from a diagonal X instead, the method drove y to values of order 10⁷ and stalled with a large
 duality gap (a 3-block residual network: 137 against about 0.001).
 
@@ -186,7 +186,7 @@ class _Restricted:
     input_map: torch.Tensor | None = None
 
     def start(self, problem: LagrangianProblem) -> torch.Tensor | None:
-        """The sampled primal start (:func:`_sampled_points`) in the solver's coordinates, or None. Reduced: the
+        """The sampled primal start (``_sampled_points``) in the solver's coordinates, or None. Reduced: the
         inputs are drawn in the row space of W₁ (where the input acts), the points mapped to (M(p, q), rest),
         and the moments scaled so that the input constraint ⟨(MMᵀ)⁻¹, X⟩ = 1 holds on average."""
         if self.input_map is None:

@@ -388,6 +388,10 @@ def residual_problem(blocks: Sequence[tuple[torch.Tensor, torch.Tensor]], readou
     """The problem for a residual target z_i = z_{i−1} + W₂⁽ⁱ⁾σ(W₁⁽ⁱ⁾z_{i−1}), F = W_out z_B (or z_B), and its
     pruned twin, whose pairs compute W z + E⁺σ(z) − E⁻σ(−z) (chapter 11).
 
+    The stream after block i is fed to the next pair through σ(z̃_i) and σ(−z̃_i): a group of d "split"
+    units with pre-activation z_i (target) and z̃_i (pruned) gives them as g and s̃. The pre-activations
+    are expanded into the coordinates (products W₁W₂ rounded, with their error bounds).
+
     Parameters
     ----------
     blocks
@@ -403,9 +407,6 @@ def residual_problem(blocks: Sequence[tuple[torch.Tensor, torch.Tensor]], readou
         units of block 2, …, and the split after block B if there is a read-out): (bound on ‖h‖, bound on
         ‖h̃ − h‖), floats ≥ the exact suprema over ‖x‖ ≤ 1.
 
-    The stream after block i is fed to the next pair through σ(z̃_i) and σ(−z̃_i): a group of d "split"
-    units with pre-activation z_i (target) and z̃_i (pruned) gives them as g and s̃. The pre-activations
-    are expanded into the coordinates (products W₁W₂ rounded, with their error bounds).
     """
     scale = _scale_for(recursion)
     if scale is None:
@@ -583,8 +584,8 @@ def _lanczos_estimate(matrix: torch.Tensor) -> float:
 
 def verified_eigenvalue(problem: LagrangianProblem, multipliers: Multipliers) -> float:
     """A float μ ≥ λ_max(K) for the *exact* K of the proposition (exact forms Φ, O of the given float matrices,
-    the admissible multipliers as given): :func:`largest_eigenvalue_bound` of the float K̂ plus a bound on
-    ‖K − K̂‖_F (:func:`_matrix_error`: the forms' tracked errors and the rounding of forming K̂), rounded up;
+    the admissible multipliers as given): ``largest_eigenvalue_bound`` of the float K̂ plus a bound on
+    ‖K − K̂‖_F (``_matrix_error``: the forms' tracked errors and the rounding of forming K̂), rounded up;
     ``math.inf`` if no bound could be verified (non-finite values, a failing factorisation)."""
     chosen = multipliers.admissible()
     matrix = lagrangian_matrix(problem, chosen)
