@@ -10,7 +10,7 @@ the per-neuron blocks, which contain LipSDP's slope restriction (h̃ − h)((z̃
 cutting planes added where the previous solution violates a product's sign. Its dual,
 
     minimise t + Σ_b τ_b R_b²  over y_e (≥ 0 off complementary pairs), t, τ_b ≥ 0
-    subject to  Z = −OᵀO − Σ_e y_e sym(f_a f_bᵀ) + t·C + Σ_b τ_b I_b ⪰ 0,
+    subject to  Z = −OᵀO − Σ_e y_e sym(f_a f_bᵀ) + t·C + Σ_b τ_b I_b ≥ 0 (positive semidefinite),
 
 is a semidefinite program with one k × k block and N = #pairs + 1 + #blocks scalar variables, solved by
 a primal–dual path-following method (HKM direction, Mehrotra's predictor–corrector, as in SDPT3). Every
@@ -38,11 +38,11 @@ import torch
 
 from .relaxation import BATCH_ABOVE, FormBatches, LagrangianProblem, Multipliers
 
-__all__ = ["Solution", "cutting_planes", "solve_restricted"]
+__all__ = ["RestrictedSolve", "cutting_planes", "solve_restricted"]
 
 
 @dataclass(frozen=True)
-class Solution:
+class RestrictedSolve:
     """The best dual iterate (as :class:`~lottolib.relaxation.Multipliers` of the original forms), its
     unverified value t + Σ τ_b R_b², the primal products ΦXΦᵀ of the last iterate (normalised forms; in
     reduced coordinates only the forms from index ``offset`` on, row i being the problem's form i + offset)
@@ -131,7 +131,7 @@ class _Operators:
 
 
 def _largest_step(factor: torch.Tensor, step: torch.Tensor, tolerance: float) -> float:
-    """The largest α with LLᵀ + α·step ⪰ 0 (``factor`` = L), from λ_min(L⁻¹ step L⁻ᵀ): a dense eigenvalue
+    """The largest α with LLᵀ + α·step positive semidefinite (``factor`` = L), from λ_min(L⁻¹ step L⁻ᵀ): a dense eigenvalue
     solver for small k, Lanczos (scipy) otherwise (an estimate: the caller checks the step)."""
     k = factor.shape[0]
     if k <= 800:
@@ -290,7 +290,7 @@ class _NewtonSystem:
 def _step_lengths(x_factor: torch.Tensor, z_factor: torch.Tensor, x_lp: torch.Tensor, z_lp: torch.Tensor,
                   step: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
                   precision: float) -> tuple[float, float]:
-    """Largest primal and dual step lengths keeping X, Z ⪰ 0 and the LP parts ≥ 0."""
+    """Largest primal and dual step lengths keeping X and Z positive semidefinite and the LP parts ≥ 0."""
     dx, dz, dx_lp, dz_lp = step
     primal_step = min(_largest_step(x_factor, dx, precision), _vector_step(x_lp, dx_lp))
     dual_step = min(_largest_step(z_factor, dz, precision), _vector_step(z_lp, dz_lp))
@@ -303,7 +303,7 @@ coordinates of :func:`_reduced_inputs` when they apply (the verification stays o
 
 
 def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torch.Tensor, *,
-                     seconds: float, iterations: int = 60, tolerance: float = 1e-7) -> Solution:
+                     seconds: float, iterations: int = 60, tolerance: float = 1e-7) -> RestrictedSolve:
     """Solve the restricted dual (module docstring) for the given pattern of pairs.
 
     Parameters
@@ -320,7 +320,7 @@ def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torc
 
     Returns
     -------
-    Solution
+    RestrictedSolve
         Multipliers for the problem's (unnormalised) forms; unverified. ``products`` is None when the
         solver ran no iteration.
     """
@@ -417,7 +417,7 @@ def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torc
     values = best_y[: ops.edges] * ops.row_scale[local[:, 0]] * ops.row_scale[local[:, 1]]
     multipliers = Multipliers(pairs, values, free, float(best_y[ops.edges]),
                               tuple(float(v) for v in best_y[ops.edges + 1:]))
-    return Solution(multipliers, best_value, products, done, restricted.offset)
+    return RestrictedSolve(multipliers, best_value, products, done, restricted.offset)
 
 
 SAMPLES_PER_COORDINATE = 2
