@@ -31,6 +31,7 @@ __all__ = [
     "error_matrix_bound",
     "frobenius_norm_bound",
     "mul_up",
+    "power_of_two_at_least",
     "rounding_slack",
     "spectral_norm_bound",
 ]
@@ -49,6 +50,12 @@ def mul_up(a: float, b: float) -> float:
     """The smallest float ≥ a·b (the exact real product of the two floats): a·b rounded upward."""
     product = a * b
     return product if Fraction(product) >= Fraction(a) * Fraction(b) else math.nextafter(product, math.inf)
+
+
+def power_of_two_at_least(value: float) -> float:
+    """The smallest power of two ≥ ``value`` (> 0, finite), exactly."""
+    mantissa, exponent = math.frexp(value)
+    return math.ldexp(1.0, exponent - 1) if mantissa == 0.5 else math.ldexp(1.0, exponent)
 
 
 def spectral_norm_bound(matrix: torch.Tensor) -> float:

@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from .bounds import power_of_two_at_least
 from .checks import as_tensor
 from .residual import Residual
 from .sequential import ResidualStage, SequentialTarget, Stage, WeightLayer
@@ -187,12 +188,6 @@ def read_model(model: nn.Module) -> list[ModelStage]:
     return stages
 
 
-def _pow2_at_least(value: float) -> float:
-    """The smallest power of two ≥ ``value`` > 0."""
-    mantissa, exponent = math.frexp(value)
-    return math.ldexp(1.0, exponent - 1 if mantissa == 0.5 else exponent)
-
-
 def _spread(count: int) -> int:
     """2^j, the largest power of two ≤ ``count``: how many of the constant's entries a bias or constant unit reads."""
     return 1 << (count.bit_length() - 1)
@@ -333,7 +328,7 @@ def _fold_layer(layer: ModelLayer, stream: _Stream, carry: bool, max_entry: floa
     constant = stream.constant
     weight = _with_constant(layer.weight * stream.scale, None if constant is None else _bias(layer, constant),
                             stream, layer.padding)
-    scale = _pow2_at_least(float(weight.abs().max()) / max_entry) if bool(weight.any()) else 1.0
+    scale = power_of_two_at_least(float(weight.abs().max()) / max_entry) if bool(weight.any()) else 1.0
     weight = weight / scale
     if not carry or constant is None:
         return WeightLayer(weight, layer.padding), _Stream(scale, None, 1)
@@ -365,7 +360,7 @@ def _fold_residual(block: ModelResidual, stream: _Stream, max_entry: float) -> R
     second = (second * (gamma / copies).view((1, -1) + (1,) * (second.ndim - 2))).repeat_interleave(copies.long(), dim=1)
     if constant is not None and block.second.has_bias:
         column = _bias(block.second, scale * max_entry * constant)
-        carried = int(_pow2_at_least(max(1.0, float(column.abs().max()) / max_entry)))  # type: ignore[union-attr]
+        carried = int(power_of_two_at_least(max(1.0, float(column.abs().max()) / max_entry)))  # type: ignore[union-attr]
         first = _constant_units(first, stream, max_entry, block.first.padding, carried)
         second = _with_constant(second, column, _Stream(1.0, max_entry * constant, carried), block.second.padding)
     return ResidualStage(WeightLayer(first, block.first.padding),

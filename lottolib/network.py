@@ -184,7 +184,7 @@ class NetworkConstruction(CompositeConstruction):
         η⁺_i = ‖E⁺_i‖₂: the input of pair i ≥ 2 is the output of a ReLU, so σ(−h) = 0 there and
         only E⁺_i acts (chapter 5).
         """
-        return bounds.certificate(self.norms, [self.layers[0].eta] + [layer.eta_plus for layer in self.layers[1:]])
+        return bounds.certificate(self.norms, _certified_etas(self.layers))
 
     @cached_property
     def recursion_certificate(self) -> float:

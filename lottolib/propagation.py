@@ -67,16 +67,16 @@ from dataclasses import dataclass
 
 import torch
 
-from .bounds import UNIT_ROUNDOFF, add_up, certificate, mul_up, spectral_norm_bound
+from .bounds import UNIT_ROUNDOFF, add_up, certificate, mul_up, power_of_two_at_least, spectral_norm_bound
 from .checks import as_matrix, check_layers, check_nonnegative_int, check_positive_int
 from .interior_point import cutting_planes, solve_restricted
 from .memory import format_bytes, memory_limit
 from .relaxation import (
+    TINY,
     LagrangianProblem,
     divide_up,
     mul_up_or_inf,
     network_problem,
-    power_of_two_at_least,
     residual_problem,
     sqrt_up,
     verified_bound,
@@ -117,10 +117,6 @@ iteration (about 15 s at N = 5000 on one core) and its assembly about 8N² float
 
 STALE_ROUNDS = 3
 """The structured solver's cutting-plane rounds stop after this many rounds in a row without a 0.1 % gain."""
-
-SMALLEST_SUBNORMAL = 2.0**-1074
-"""The smallest positive float64; an operation that underflows errs by at most half of it."""
-
 
 def _etas(plus: list[torch.Tensor], minus: list[torch.Tensor]) -> list[float]:
     return [spectral_norm_bound(torch.cat([p, m], dim=1)) for p, m in zip(plus, minus, strict=True)]
@@ -294,7 +290,7 @@ def _verified_lambda_max(problem: _Problem, multipliers: torch.Tensor, t: float)
     rounding = 4.0 * (m + k + 4) * UNIT_ROUNDOFF * float(magnitude.norm())
     eigen = 4.0 * k * k * UNIT_ROUNDOFF * float(matrix.norm())
     largest_form = float(forms.abs().max()) if forms.numel() else 0.0
-    underflow = (k * (m + k + 4) ** 2 * (1 + m * largest_form) + 64 * k**3) * SMALLEST_SUBNORMAL
+    underflow = (k * (m + k + 4) ** 2 * (1 + m * largest_form) + 64 * k**3) * TINY
     estimate = float(torch.linalg.eigvalsh(matrix).max())
     if not all(math.isfinite(value) for value in (estimate, rounding, eigen, underflow)):
         return math.inf

@@ -49,7 +49,7 @@ from functools import cached_property
 
 import torch
 
-from .bounds import UNIT_ROUNDOFF, add_up, certificate, mul_up, spectral_norm_bound
+from .bounds import UNIT_ROUNDOFF, add_up, certificate, mul_up, power_of_two_at_least, spectral_norm_bound
 
 __all__ = [
     "LagrangianProblem",
@@ -78,12 +78,6 @@ def sqrt_up(value: float) -> float:
     if value < 0 or not math.isfinite(value):
         raise ValueError(f"sqrt_up needs a finite value >= 0, got {value!r}")
     return math.nextafter(math.sqrt(value), math.inf)
-
-
-def power_of_two_at_least(value: float) -> float:
-    """The smallest power of two ≥ ``value`` (> 0, finite), exactly."""
-    mantissa, exponent = math.frexp(value)
-    return math.ldexp(1.0, exponent - 1) if mantissa == 0.5 else math.ldexp(1.0, exponent)
 
 
 def _rounding_error(computed: torch.Tensor, roundings: int = 2) -> torch.Tensor:

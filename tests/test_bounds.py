@@ -175,3 +175,10 @@ def test_error_matrix_bound_needs_its_rounding_slack_on_this_data():
     exact_norm = reference.spectral_norm_digits(exact)
     assert Fraction(bounds.spectral_norm_bound(errors)) < exact_norm  # the stored errors alone fall short
     assert Fraction(bounds.error_matrix_bound(errors, torch.full((2, 2), 2))) >= exact_norm
+
+
+@pytest.mark.parametrize("value", [1.0, 0.75, 3.0, 4.0, 1e-310, 5e-324, 2.0**-1022, 1e300, 2.0**1023, 0.1])
+def test_power_of_two_at_least_is_the_smallest_power_of_two_not_below_the_value(value):
+    power = bounds.power_of_two_at_least(value)
+    assert math.frexp(power)[0] == 0.5 and power >= value  # a power of two, not below the value
+    assert Fraction(power) / 2 < Fraction(value)  # the next smaller power of two is below it
