@@ -495,9 +495,9 @@ def prune_model(
     value = None if constant is None else _positive(constant, "constant")
     if value is not None and math.frexp(value)[0] != 0.5:
         raise ValueError(f"constant must be a power of two (so that folding is exact), e.g. 0.5, 1 or 2; got {value}")
-    per_unit = random_parameters_per_unit(fold_model(stages, shape, value or 1.0, MAX_ENTRY[method]).target)
-    _check_fits(per_unit, method)  # the shapes do not depend on c
     folded = _fold(stages, shape, radius, value, MAX_ENTRY[method])
+    per_unit = random_parameters_per_unit(folded.target)  # a residual block's units (γ copies, carried) depend on c
+    _check_fits(per_unit, method)
     starts = None
     if rows is not None:
         flat = rows.flatten(1)

@@ -483,3 +483,29 @@ def test_the_search_stops_at_the_largest_k_the_memory_limit_allows(trained, memo
     with pytest.raises(L.MemoryLimitError, match=r"^no k within the memory limit of .* certifies eps = 0\.001: the "
                                                  r"largest, k = 20 units per input gives"):
         L.prune_model(model, 1e-3, data=x)
+
+
+def test_the_memory_check_counts_the_random_weights_of_the_folded_model_for_its_chosen_constant(memory_limit_restored):
+    # With biases, a residual block's folded units (the γ copies and the constant carried past it) depend on c: on
+    # the ball of radius 8 prune_model chooses c = 8, which needs fewer random weights per unit of k than c = 1. The
+    # limit below allows exactly k = 16 for the twin's own count (summed from its layers), so the call must pass.
+    torch.manual_seed(0)
+    block = Residual(nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 6)))
+    model = nn.Sequential(nn.Linear(4, 6), block, nn.ReLU(), nn.Linear(6, 3))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(0.5)
+        block.branch[2].bias.fill_(0.9)
+
+    def random_weights(twin: L.ModelConstruction) -> int:
+        return sum(row["random_parameters"] for row in twin.lifted.report())
+
+    chosen = L.prune_model(model, 0.5, input_radius=8.0, k=1, seed=0)
+    per_unit = random_weights(chosen)
+    assert chosen.constant == 8.0
+    assert per_unit < random_weights(L.prune_model(model, 0.5, input_radius=8.0, constant=1.0, k=1, seed=0))
+    L.set_memory_limit(512 * 2**20 + 16 * per_unit * 16)  # k_max = 16 = MIN_USEFUL_K for SubsetSum
+    twin = L.prune_model(model, 0.5, input_radius=8.0, k=16, seed=0)
+    assert random_weights(twin) == 16 * per_unit
+    with pytest.raises(L.MemoryLimitError, match=r"it allows at most k = 1[0-5] units per input"):
+        L.prune_model(model, 0.5, input_radius=8.0, constant=1.0, k=16, seed=0)
