@@ -1,10 +1,16 @@
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+# make test's environment (the Makefile's): an idle OpenMP thread sleeps instead of spinning, so the two
+# workers' threads do not starve each other on two cores. Set before torch loads OpenMP; it changes no result.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 import torch
+from filelock import FileLock
 from hypothesis import Phase, configuration, settings
 
 # Hypothesis writes caches (local constants, patches of failing examples) under its home directory,
@@ -36,15 +42,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def built_assignments(tmp_path_factory) -> dict[str, Path]:
-    """Every assignment built once per test session (as `make assignments` does), by name.
+def built_assignments(tmp_path_factory, worker_id) -> dict[str, Path]:
+    """Every assignment built once per test run (as `make assignments` does), by name.
 
-    Building runs Otter Assign, which grades each solution with all its tests and fails otherwise.
+    Building runs Otter Assign, which grades each solution with all its tests and fails otherwise. Under
+    pytest-xdist the workers share one build: the first to ask builds it under a file lock, the other waits
+    for it and reads the same folders.
     """
     sys.path.insert(0, str(SCRIPTS))
     from build_wheel import build_wheel
     from make_assignments import SOURCES, build
 
-    out = tmp_path_factory.mktemp("assignments")
-    wheel = build_wheel(tmp_path_factory.mktemp("wheel"))
-    return {source.stem: build(source, out, wheel) for source in sorted(SOURCES.glob("*.md"))}
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    out, sources = shared / "assignments", sorted(SOURCES.glob("*.md"))
+    with FileLock(str(shared / "assignments.lock")):
+        if not (out / ".built").exists():
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            wheel = build_wheel(tmp_path_factory.mktemp("wheel"))
+            for source in sources:
+                build(source, out, wheel)
+            (out / ".built").touch()
+    return {source.stem: out / source.stem for source in sources}

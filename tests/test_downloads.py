@@ -184,7 +184,7 @@ def test_the_reader_chapters_are_chapters_and_make_test_leaves_them_here():
 def test_a_chapter_runs_in_the_fresh_environment_as_stored(reader, chapter):
     """nbval (strict, as make test runs it) on the chapter from the served zip, in the reader's environment."""
     python, folder = reader
-    environment = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "PYTHONHASHSEED": "0",
+    environment = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE", "PYTHONHASHSEED": "0",
                    "PYDEVD_DISABLE_FILE_VALIDATION": "1", "PATH": str(python.parent), "HOME": str(folder)}
     done = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
                            f"chapters/{chapter}.ipynb"], cwd=folder, capture_output=True, text=True, check=False,

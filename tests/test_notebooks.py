@@ -147,3 +147,17 @@ def test_the_teaching_page_lists_every_exercise():
     labels = {label for source in SOURCES for label in re.findall(r"^:label: (ex-[\w-]+)$", source.read_text(), flags=re.M)}
     listed = set(re.findall(r"\{ref\}`(ex-[\w-]+)`", (CHAPTERS.parent / "teaching.md").read_text()))
     assert len(labels) >= 12 and labels == listed
+
+
+def test_threads_wait_passively_wherever_notebooks_run_beside_other_work():
+    """make notebooks, make test (its workers and the kernels nbval starts) and the readers' check run with
+    OMP_WAIT_POLICY=PASSIVE; make bench measures what a reader gets, without it."""
+    makefile = (CHAPTERS.parent / "Makefile").read_text()
+    assert re.search(r"^export OMP_WAIT_POLICY := PASSIVE$", makefile, flags=re.M)
+    bench = makefile[makefile.index("\nbench:"):].split("\n\n")[0]
+    assert all(line.startswith("\t$(AS_READERS_RUN) ") for line in bench.splitlines()[1:] if "bench/" in line)
+    assert re.search(r"^AS_READERS_RUN := env -u OMP_WAIT_POLICY$", makefile, flags=re.M)
+    kernel = subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('OMP_WAIT_POLICY'))"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert kernel == "PASSIVE"
+    assert '"OMP_WAIT_POLICY": "PASSIVE"' in (CHAPTERS.parent / "tests" / "test_downloads.py").read_text()
