@@ -104,23 +104,14 @@ class _Clock:
 # search for both neighbours of every sum, one job per side, and chunks sized for 2^10-sum halves.
 # ---------------------------------------------------------------------------------------------
 
-def _all_sums(values: torch.Tensor) -> torch.Tensor:
-    """(N, c) → (N, 2^c): column s holds the sum of the values whose bit is set in s, added in order of the items."""
-    sums = values.new_empty(values.shape[0], 1 << values.shape[1])
-    sums[:, 0] = 0.0
-    for item in range(values.shape[1]):
-        torch.add(sums[:, : 1 << item], values[:, item : item + 1], out=sums[:, 1 << item : 2 << item])
-    return sums
-
-
 def _previous_best_subset(values: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     count = values.shape[1]
     high = count // 2
     low = count - high
-    high_sums, high_order = _all_sums(values[:, low:]).sort(dim=1, stable=True)
+    high_sums, high_order = S._all_sums(values[:, low:]).sort(dim=1, stable=True)
     last = high_sums.shape[1] - 1
     block_bits = min(low, S.LOW_BLOCK.bit_length() - 1)
-    block_sums = _all_sums(values[:, :block_bits])
+    block_sums = S._all_sums(values[:, :block_bits])
     target = w.unsqueeze(1)
     best_magnitude = torch.full_like(w, torch.inf)
     best_low = torch.zeros(w.shape, dtype=torch.long)
@@ -254,7 +245,7 @@ def brute_force(values: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     2^20 sums (every subset sum formed by doubling, then the smallest distance to w)."""
     rows, m = values.shape
     first = min(m, 20)
-    base = _all_sums(values[:, :first])  # (N, 2^first)
+    base = S._all_sums(values[:, :first])  # (N, 2^first)
     best = torch.full((rows,), torch.inf, dtype=values.dtype)
     for code in range(1 << (m - first)):
         offset = (values[:, first:] * torch.tensor([(code >> i) & 1 for i in range(m - first)],

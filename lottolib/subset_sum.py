@@ -179,126 +179,54 @@ def full_search_lower_bound(errors: torch.Tensor, complete: torch.Tensor) -> flo
     return max(0.0, (float(singular[0]) - rest) * (1 - 1e-9))
 
 
-def _subset_sums(values: torch.Tensor) -> torch.Tensor:
-    """(c, M) → (2^c, M): row s holds each column's sum of the values whose bit is set in s, added
-    in order of the items (elementwise, so a column's sums never depend on the other columns)."""
-    items, columns = values.shape
-    sums = values.new_empty(1 << items, columns)
-    sums[0] = 0.0
-    for item in range(items):
-        torch.add(sums[: 1 << item], values[item], out=sums[1 << item : 2 << item])
+def _all_sums(values: torch.Tensor) -> torch.Tensor:
+    """(N, c) → (N, 2^c): column s holds the sum of the values whose bit is set in s, added in
+    order of the items (elementwise, so a row's sums never depend on the other rows)."""
+    sums = values.new_empty(values.shape[0], 1 << values.shape[1])
+    sums[:, 0] = 0.0
+    for item in range(values.shape[1]):
+        torch.add(sums[:, : 1 << item], values[:, item : item + 1], out=sums[:, 1 << item : 2 << item])
     return sums
-
-
-def _sorted_sums(values: torch.Tensor) -> torch.Tensor:
-    """(c, M) → (2^c, M): each column's 2^c subset sums in ascending order, the same numbers as
-    :func:`_subset_sums` gives (a subset's values added in order of the items), without a sort.
-
-    Item by item: the sorted sums of the first t items, followed by the same sums plus item t in
-    reverse order, rise then fall (a bitonic sequence), and Batcher's bitonic merge sorts them in
-    t + 1 rounds of compare-exchanges at distances 2^t, …, 2, 1: O(2^c·c) elementwise minima and
-    maxima in all, with the M columns contiguous, so every operation runs over long rows.
-    """
-    items, columns = values.shape
-    sums = values.new_empty(1 << items, columns)
-    sums[0] = 0.0
-    spare = torch.empty_like(sums)
-    for item in range(items):
-        size = 1 << item
-        torch.add(sums[:size].flip(0), values[item], out=sums[size : 2 * size])
-        distance = size
-        while distance:
-            pairs, out = sums[: 2 * size].view(-1, 2, distance, columns), spare[: 2 * size].view(-1, 2, distance, columns)
-            torch.minimum(pairs[:, 0], pairs[:, 1], out=out[:, 0])
-            torch.maximum(pairs[:, 0], pairs[:, 1], out=out[:, 1])
-            sums, spare = spare, sums
-            distance >>= 1
-    return sums
-
-
-def _indices(size: int) -> torch.Tensor:
-    """0 … size − 1 in the smallest integer type that holds them (a mask times these, reduced, finds a place)."""
-    return torch.arange(size, dtype=torch.int16 if size < 1 << 15 else torch.int32)
-
-
-def _first_equal(sums: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    """(S, M), (M,) → (M,): in each column of ``sums``, the first row equal to ``value`` (the smallest
-    subset code; S if none is): S − the largest of S − s over the rows s that are equal."""
-    size = sums.shape[0]
-    return size - (torch.eq(sums, value) * (size - _indices(size)).unsqueeze(1)).amax(dim=0).long()
 
 
 def _best_subset(values: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact best subset sum by meet in the middle. values (N, c), w (N,) → keep (N, c) bool, error (N,).
 
     error = Σ_{kept} values − w, the smallest in magnitude over all 2^c subsets (the empty one
-    included). The last ⌊c/2⌋ values form the sorted half; the first ⌈c/2⌉ are enumerated in
-    blocks of ``LOW_BLOCK`` subsets. For each sum s of the enumerated half, the sorted sum nearest
-    to w − s is found by one binary search among the midpoints between consecutive sorted sums.
-    Both halves' sums come sorted from :func:`_sorted_sums` (the block's negated, so that the
-    w − s rise and the binary searches walk the midpoints in order).
-
-    Ties: among equal magnitudes the enumerated subset with the smallest code (its first ⌈c/2⌉ bits),
-    and of the sorted half's subsets with the sum found for it the one with the smallest code. The
-    gap for s is |h − (w − s)| with h the sorted sum at the first midpoint ≥ w − s, so it depends on
-    s alone: the enumerated subsets with the smallest gap are those whose sums have that gap, and
-    when all of them share one sum, the first subset with that sum is the answer; otherwise (exact
-    ties between different sums) those rows search their block again in subset order.
+    included; among equal magnitudes the first found, and of the sorted half's subsets with that sum
+    the one with the smallest code). The last ⌊c/2⌋ values form the sorted
+    half; the first ⌈c/2⌉ are enumerated in blocks of ``LOW_BLOCK`` subsets. For each sum s of
+    the enumerated half, the sorted sum nearest to w − s is found by one binary search among the
+    midpoints between consecutive sorted sums.
     """
-    rows, count = values.shape
+    count = values.shape[1]
     high = count // 2
     low = count - high
-    block_bits = min(low, LOW_BLOCK.bit_length() - 1)
-    items = values.t()  # (c, N)
-    if block_bits == high:  # one pass of merges for both halves
-        both = _sorted_sums(torch.cat([-items[:block_bits], items[low:]], dim=1))
-        rising, ordered = both[:, :rows], both[:, rows:].t().contiguous()
-    else:
-        rising, ordered = _sorted_sums(-items[:block_bits]), _sorted_sums(items[low:]).t().contiguous()
-    # rising (2^block_bits, N): −(the block's sums), rising; ordered (N, 2^high): the sorted half's sums
-    negated = rising.t()
+    ordered, order = _all_sums(values[:, low:]).sort(dim=1, stable=True)  # (N, 2^high); order: the subsets
     midpoints = torch.full_like(ordered, torch.inf)  # the last one, +inf, closes the search range
     torch.add(ordered[:, 1:], ordered[:, :-1], out=midpoints[:, :-1]).mul_(0.5)
-    wanted = values.new_empty(negated.shape)
-    best_magnitude = torch.full((rows, 1), torch.inf, dtype=values.dtype)
-    best_block = torch.zeros(rows, 1, dtype=torch.long)
-    best_sums = values.new_zeros(rows, 2)  # the block's sum and the sorted half's sum in the best pair
-    best_index = torch.full((rows, 1), -1, dtype=torch.long)  # the block subset, where a row searched again
+    block_bits = min(low, LOW_BLOCK.bit_length() - 1)
+    block_sums = _all_sums(values[:, :block_bits])  # the first block_bits items; the rest offset each block
+    best_magnitude = torch.full_like(w, torch.inf)
+    best_low = torch.zeros(w.shape, dtype=torch.long)
+    best_position = torch.zeros(w.shape, dtype=torch.long)  # of the sorted half's sum in the best pair
     for block in range(1 << (low - block_bits)):
         target = w.unsqueeze(1)
         for bit in range(low - block_bits):
             if block >> bit & 1:
                 target = target - values[:, block_bits + bit : block_bits + bit + 1]
-        torch.add(target, negated, out=wanted)  # rising: the sum each block subset needs, target − s
+        wanted = target - block_sums  # (N, 2^block_bits): the sum each low subset needs
         positions = torch.searchsorted(midpoints, wanted)
         gaps = ordered.gather(1, positions).sub_(wanted).abs_()
-        magnitude, first = gaps.min(dim=1, keepdim=True)  # the first of the smallest gaps in rising order
-        low_sum = negated.gather(1, first)
-        sums = torch.cat([-low_sum, ordered.gather(1, positions.gather(1, first))], dim=1)
-        index = torch.full_like(first, -1)
-        last = (torch.eq(gaps, magnitude) * _indices(gaps.shape[1])).amax(dim=1, keepdim=True).long()
-        # the sums rise, so every tie holds the first tie's sum exactly when the last one does
-        mixed = (negated.gather(1, last) != low_sum).squeeze(1).nonzero(as_tuple=True)[0]
-        if len(mixed):  # different sums at the same gap: search these rows again in subset order
-            retry = (target.expand(rows, 1)[mixed] - _subset_sums(items[:block_bits, mixed]).t()).contiguous()
-            positions = torch.searchsorted(midpoints[mixed], retry)
-            found = ordered[mixed].gather(1, positions)
-            _, index[mixed, 0] = (found - retry).abs_().min(dim=1)
-            sums[mixed, 1] = found.gather(1, index[mixed]).squeeze(1)
+        magnitude, low_index = gaps.min(dim=1)
         better = magnitude < best_magnitude
         best_magnitude = torch.where(better, magnitude, best_magnitude)
-        best_block = torch.where(better, block, best_block)
-        best_sums = torch.where(better, sums, best_sums)
-        best_index = torch.where(better, index, best_index)
-    if block_bits == high:  # the first subset of each half with its sum in the best pair
-        found = _first_equal(_subset_sums(torch.cat([items[:block_bits], items[low:]], dim=1)), best_sums.t().flatten())
-        low_code, high_code = found[:rows], found[rows:]
-    else:
-        low_code = _first_equal(_subset_sums(items[:block_bits]), best_sums[:, 0])
-        high_code = _first_equal(_subset_sums(items[low:]), best_sums[:, 1])
-    low_code = torch.where(best_index[:, 0] >= 0, best_index[:, 0], low_code) + (best_block[:, 0] << block_bits)
-    keep = torch.cat([(low_code.unsqueeze(1) >> torch.arange(low)) & 1, (high_code.unsqueeze(1) >> torch.arange(high)) & 1],
-                     dim=1).bool()
+        best_low = torch.where(better, low_index + (block << block_bits), best_low)
+        best_position = torch.where(better, positions.gather(1, low_index.unsqueeze(1)).squeeze(1), best_position)
+    # among equal sorted sums the first position: the stable sort puts the smallest subset with that sum there
+    first = torch.searchsorted(ordered, ordered.gather(1, best_position.unsqueeze(1)))
+    codes = torch.stack([best_low, order.gather(1, first).squeeze(1)], dim=1)
+    keep = torch.cat([(codes[:, :1] >> torch.arange(low)) & 1, (codes[:, 1:] >> torch.arange(high)) & 1], dim=1).bool()
     error = (values * keep).sum(dim=1) - w  # recomputed from the kept products, as the network adds them
     return keep, error
 
