@@ -1,5 +1,6 @@
 import itertools
 import math
+from fractions import Fraction
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 import lottolib as L
 from lottolib.subset_sum import (
     MAX_SIDE_CANDIDATES,
+    _best_subset,
     _SortedSide,
     _stage_windows,
     _stages,
@@ -72,6 +74,49 @@ def test_each_side_is_exact_over_all_its_units_up_to_the_cap(k, seed):
             assert float(error) == pytest.approx(float(products[row][kept].sum() - w[row]), abs=1e-15)
     assert not choice.keep[0, 0]
     assert torch.equal(choice.keep, choice.keep & (u != 0))
+
+
+def tie_rule_reference(values: list[float], w: float) -> tuple[list[bool], float]:
+    """The meet in the middle's choice, written out with exact rationals over all subsets.
+
+    The first ⌈c/2⌉ values are the enumerated half, the rest the sorted half; a subset of either half
+    has the code Σ 2^i over its items i (in order). For each enumerated subset (sum s) the sorted
+    half's sum nearest to w − s is taken (the lower of two equally near); the smallest gap wins, among
+    equal gaps the smallest enumerated code, and of the sorted half's subsets with the sum taken the
+    smallest code. Returns the kept values (in order) and the error Σ_kept − w. For values whose sums
+    are exact in float64 (dyadic), as the library's rounding then plays no part.
+    """
+    low = len(values) - len(values) // 2
+    halves = [Fraction(v) for v in values[:low]], [Fraction(v) for v in values[low:]]
+    sums = [[sum((half[i] for i in range(len(half)) if code >> i & 1), Fraction(0)) for code in range(1 << len(half))]
+            for half in halves]
+    target = Fraction(w)
+    best = None
+    for low_code, low_sum in enumerate(sums[0]):
+        wanted = target - low_sum
+        high_sum = min(sums[1], key=lambda h: (abs(h - wanted), h))  # nearest, then the lower
+        if best is None or abs(high_sum - wanted) < best[0]:
+            best = abs(high_sum - wanted), low_code, high_sum
+    _, low_code, high_sum = best
+    high_code = sums[1].index(high_sum)
+    keep = [bool(low_code >> i & 1) for i in range(low)] + [bool(high_code >> i & 1) for i in range(len(values) - low)]
+    return keep, float(sum((Fraction(v) for v, kept in zip(values, keep, strict=True) if kept), Fraction(0)) - target)
+
+
+@pytest.mark.parametrize("low_block", [1 << 12, 4])  # 4: the enumerated half in blocks of 2 items
+@given(st.integers(1, 11), st.integers(1, 6), st.integers(0, 10**6))
+def test_the_search_breaks_ties_as_the_rule_says(low_block, size, batch, seed):
+    """Dyadic values with many equal sums and equal gaps: the kept units themselves are the rule's, bit for bit."""
+    generator = torch.Generator().manual_seed(seed)
+    values = torch.randint(-8, 9, (batch, size), generator=generator).double() / 8  # zeros and repeats included
+    w = torch.randint(-24, 25, (batch,), generator=generator).double() / 16  # often halfway between two sums
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("lottolib.subset_sum.LOW_BLOCK", low_block)
+        keep, error = _best_subset(values, w)
+    for row in range(batch):
+        expected_keep, expected_error = tie_rule_reference(values[row].tolist(), float(w[row]))
+        assert keep[row].tolist() == expected_keep
+        assert float(error[row]) == expected_error
 
 
 def sorted_side(products: torch.Tensor, on_side: torch.Tensor) -> _SortedSide:
