@@ -25,7 +25,7 @@ from torch import nn
 from . import bounds
 from .checks import as_matrix, as_tensor, check_bounded, check_eps, check_nonnegative_int, check_positive_int
 from .construction import CompositeConstruction, Construction, shape_tuple
-from .conv_bounds import conv_operator_norm_bound, conv_pair_eta
+from .conv_bounds import conv_operator_norm_bound, conv_output_size, conv_pair_eta
 from .layer import LayerConstruction, prune_block
 from .memory import check_memory
 from .random_network import sample_block
@@ -72,10 +72,10 @@ def exact_bounds_fit(kernel: torch.Tensor, image_size: tuple[int, int] | None, p
     matrices of (c_out·H'·W') × (c_in·H·W) entries, H' × W' the output of the padded image."""
     if image_size is None:
         return False
-    c_out, c_in, h, w = kernel.shape
+    c_out, c_in, _, _ = kernel.shape
     height, width = image_size
-    outputs = max(height + 2 * padding - h + 1, 0) * max(width + 2 * padding - w + 1, 0)
-    return 2 * c_out * c_in * height * width * outputs <= EXACT_CONV_ENTRIES
+    rows, cols = conv_output_size(height, width, kernel.shape[2:], padding)
+    return 2 * c_out * c_in * height * width * max(rows, 0) * max(cols, 0) <= EXACT_CONV_ENTRIES
 
 
 def kernel_matrix(kernel: torch.Tensor) -> torch.Tensor:
@@ -262,7 +262,7 @@ def check_image_shape(construction: Construction, shape: object, image_size: tup
                          f"{tuple(image_size)}) only; its certificate does not hold for inputs of shape {checked}: "
                          f"prune it with image_size={checked[1:]}, or with image_size=None for a certificate that "
                          "holds at every size")
-    if checked[1] + 2 * padding < h or checked[2] + 2 * padding < w:
+    if min(conv_output_size(checked[1], checked[2], (h, w), padding)) < 1:
         raise ValueError(f"{what}: a {h}x{w} kernel does not fit an image of size {checked[1]}x{checked[2]} with "
                          f"padding {padding}")
     return checked
@@ -279,7 +279,7 @@ def _infer_image(kernel: torch.Tensor, columns: int, padding: int, image_size: o
     c_out, _, h, w = kernel.shape
     if image_size is not None:
         height, width = _check_image(image_size)
-        rows, cols = height + 2 * padding - h + 1, width + 2 * padding - w + 1
+        rows, cols = conv_output_size(height, width, (h, w), padding)
         out = max(rows, 0) * max(cols, 0) * c_out  # no output when the kernel is larger than the padded image
         if out != columns:
             raise ValueError(f"an image of size {height}x{width} gives {out} conv outputs, but the linear "

@@ -27,7 +27,14 @@ import torch
 from .bounds import spectral_norm_bound
 from .memory import RAISE_LIMIT, check_memory
 
-__all__ = ["conv_matrix", "conv_operator_norm_bound", "conv_pair_eta"]
+__all__ = ["conv_matrix", "conv_operator_norm_bound", "conv_output_size", "conv_pair_eta"]
+
+
+def conv_output_size(height: int, width: int, kernel_size: Sequence[int], padding: int = 0) -> tuple[int, int]:
+    """(H', W') = (H + 2p − h + 1, W + 2p − w + 1): the output of a stride-1 convolution with an h × w kernel on an
+    H × W image zero-padded by p on every side. A side ≤ 0 means the kernel does not fit the padded image."""
+    h, w = kernel_size
+    return height + 2 * padding - h + 1, width + 2 * padding - w + 1
 
 
 def conv_matrix(kernel: torch.Tensor, image_shape: Sequence[int], padding: int = 0) -> torch.Tensor:
@@ -43,12 +50,12 @@ def conv_matrix(kernel: torch.Tensor, image_shape: Sequence[int], padding: int =
     shape = tuple(int(s) for s in image_shape)
     if len(shape) != 3 or shape[0] != kernel.shape[1]:
         raise ValueError(f"image_shape must be (c_in, H, W) with c_in = {kernel.shape[1]}, got {shape}")
-    if shape[1] + 2 * padding < kernel.shape[2] or shape[2] + 2 * padding < kernel.shape[3]:
+    rows, cols = conv_output_size(shape[1], shape[2], kernel.shape[2:], padding)
+    if rows < 1 or cols < 1:
         raise ValueError(f"a {kernel.shape[2]}x{kernel.shape[3]} kernel does not fit a {shape[1]}x{shape[2]} image "
                          f"with padding {padding}")
     size = shape[0] * shape[1] * shape[2]
-    c_out, _, h, w = kernel.shape
-    outputs = c_out * (shape[1] + 2 * padding - h + 1) * (shape[2] + 2 * padding - w + 1)
+    outputs = kernel.shape[0] * rows * cols
     name = "x".join(str(s) for s in kernel.shape)
     check_memory(size * (size + outputs), f"the exact matrix of a {name} convolution on {'x'.join(map(str, shape))} "
                  "images", noun="entries", bytes_per_value=8, advice=f"Use smaller images, or {RAISE_LIMIT}")

@@ -44,6 +44,7 @@ from . import bounds
 from .checks import as_tensor, check_bounded, check_eps, check_positive_int
 from .construction import CompositeConstruction
 from .conv import ConvConstruction, kernel_matrix
+from .conv_bounds import conv_output_size
 from .layer import METHODS, LayerConstruction, prune_block
 from .propagation import sqrt_up
 from .random_network import RandomBlock, linear, sample_weights
@@ -113,7 +114,7 @@ class WeightLayer:
         c_out, c_in, h, w = self.weight.shape
         if len(shape) != 3 or shape[0] != c_in:
             raise ValueError(f"a convolution with {c_in} input channels gets inputs of shape {shape}")
-        rows, cols = shape[1] + 2 * self.padding - h + 1, shape[2] + 2 * self.padding - w + 1
+        rows, cols = conv_output_size(shape[1], shape[2], (h, w), self.padding)
         if rows < 1 or cols < 1:
             raise ValueError(f"a {h}x{w} kernel with padding {self.padding} does not fit a {shape[1]}x{shape[2]} image")
         return (c_out, rows, cols)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from lottolib.adversary import strong_adversary
 from lottolib.conv import prune_conv
-from lottolib.conv_bounds import conv_matrix, conv_operator_norm_bound, conv_pair_eta
+from lottolib.conv_bounds import conv_matrix, conv_operator_norm_bound, conv_output_size, conv_pair_eta
 
 
 def test_conv_matrix_is_the_convolution():
@@ -36,3 +37,15 @@ def test_image_level_eta_bounds_the_pair_and_beats_the_patch_bound():
     assert eta_image <= construction.certificate * (1 + 1e-12)  # the patch bound η √(hw), no image size given
     sized = prune_conv(kernel, k=40, seed=3, image_size=(6, 6))
     assert found.error <= sized.certificate <= eta_image * (1 + 1e-9)  # image-level, with the rounding slack
+
+
+@pytest.mark.parametrize(("image", "kernel", "padding"), [((5, 7), (3, 3), 0), ((5, 7), (3, 2), 1), ((2, 2), (3, 3), 1),
+                                                           ((2, 2), (5, 5), 0), ((1, 9), (1, 4), 2)])
+def test_the_conv_output_size_is_what_torch_computes(image, kernel, padding):
+    rows, cols = conv_output_size(*image, kernel, padding)
+    if rows < 1 or cols < 1:  # torch refuses a kernel larger than the padded image
+        with pytest.raises(RuntimeError):
+            torch.nn.functional.conv2d(torch.zeros(1, 1, *image), torch.zeros(1, 1, *kernel), padding=padding)
+    else:
+        out = torch.nn.functional.conv2d(torch.zeros(1, 1, *image), torch.zeros(1, 1, *kernel), padding=padding)
+        assert out.shape[2:] == (rows, cols)
