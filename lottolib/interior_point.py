@@ -92,6 +92,20 @@ class _Operators:
                 matrix[index[:, None], index[None, :]] -= y[self.edges + j] * block
         return matrix
 
+    def adjoint_times(self, y: torch.Tensor, forms_z_inverse: torch.Tensor, z_inverse: torch.Tensor) -> torch.Tensor:
+        """(Σ_i y_i Ã_i) Z⁻¹ (k, k) from ΦZ⁻¹ (m, k), without the k³ product: Φᵀ(S·ΦZ⁻¹) with S the symmetric
+        m × m matrix of the pairs' y_e/2, minus y_j D_j Z⁻¹ on the rows of each diagonal set."""
+        half = (y[: self.edges] / 2)[:, None]
+        a, b = self.pairs[:, 0], self.pairs[:, 1]
+        mixed = torch.zeros_like(forms_z_inverse)
+        mixed.index_add_(0, a, forms_z_inverse[b] * half)
+        mixed.index_add_(0, b, forms_z_inverse[a] * half)
+        out = self.batches.transpose_matmul(mixed)
+        for j, (index, block) in enumerate(self.sets):
+            rows = z_inverse[index]
+            out[index] -= y[self.edges + j] * (rows if block is None else block @ rows)
+        return out
+
     def slack(self, y: torch.Tensor) -> torch.Tensor:
         """Z = −OᵀO − Σ y_i Ã_i."""
         return -self.objective_gram - self.adjoint(y)
@@ -107,8 +121,8 @@ class _Operators:
             out[self.edges + j] = -(torch.diagonal(inner).sum() if block is None else (block * inner).sum())
         return out
 
-    def schur(self, x: torch.Tensor, z_inverse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """M_ij = tr(Ã_i X Ã_j Z⁻¹) (N, N), and ΦXΦᵀ for the cutting planes."""
+    def schur(self, x: torch.Tensor, z_inverse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """M_ij = tr(Ã_i X Ã_j Z⁻¹) (N, N), ΦXΦᵀ for the cutting planes, and ΦZ⁻¹ for the directions."""
         fx, fz = self.batches.matmul(x), self.batches.matmul(z_inverse)
         h, g = self.batches.matmul(fx.T.contiguous()).T, self.batches.matmul(fz.T.contiguous()).T
         a, b = self.pairs[:, 0], self.pairs[:, 1]
@@ -128,7 +142,7 @@ class _Operators:
                 inner = inner if other_block is None else inner @ other_block
                 inner = inner if block is None else block @ inner
                 matrix[n + j, n + jj] = (inner * z_inverse[other[:, None], index[None, :]].T).sum()
-        return (matrix + matrix.T) / 2, h
+        return (matrix + matrix.T) / 2, h, fz
 
 
 def _largest_step(factor: torch.Tensor, step: torch.Tensor, tolerance: float) -> float:
@@ -251,7 +265,7 @@ def _reduced_inputs(problem: LagrangianProblem) -> _Restricted | None:
 @dataclass(frozen=True)
 class _NewtonSystem:
     """The HKM Newton system of one iteration: the current primal X (and the LP part x_lp), the primal
-    residual, the Cholesky factor of the Schur matrix, Z⁻¹ and the LP ratios x_lp / z_lp."""
+    residual, the Cholesky factor of the Schur matrix, Z⁻¹, ΦZ⁻¹ and the LP ratios x_lp / z_lp."""
 
     ops: _Operators
     x: torch.Tensor
@@ -259,20 +273,21 @@ class _NewtonSystem:
     residual: torch.Tensor
     schur_factor: torch.Tensor
     z_inverse: torch.Tensor
+    forms_z_inverse: torch.Tensor
     ratio: torch.Tensor
     slacked: torch.Tensor
 
     def direction(self, centering: torch.Tensor | None, centering_lp: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(dy, dX, dZ, dx_lp, dz_lp) for the given centering term (None: the affine predictor)."""
+        """(dy, dX, dZ, dx_lp, dz_lp, dZ Z⁻¹) for the given centering term (None: the affine predictor)."""
         target = -self.x if centering is None else centering - self.x
         rhs = self.residual - self.ops.apply(target)
         rhs[self.slacked] += centering_lp - self.x_lp
         dy = torch.cholesky_solve(rhs[:, None], self.schur_factor)[:, 0]
-        adjoint = self.ops.adjoint(dy)
-        dx = target + self.x @ adjoint @ self.z_inverse
+        adjoint_z = self.ops.adjoint_times(dy, self.forms_z_inverse, self.z_inverse)  # dZ Z⁻¹ = −adjoint_z
+        dx = target + self.x @ adjoint_z
         dx = (dx + dx.T) / 2
         dz_lp = dy[self.slacked]
-        return dy, dx, -adjoint, centering_lp - self.x_lp - self.ratio * dz_lp, dz_lp
+        return dy, dx, -self.ops.adjoint(dy), centering_lp - self.x_lp - self.ratio * dz_lp, dz_lp, -adjoint_z
 
 
 def _step_lengths(x_factor: torch.Tensor, z_factor: torch.Tensor, x_lp: torch.Tensor, z_lp: torch.Tensor,
@@ -370,7 +385,7 @@ def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torc
         if (gap < tolerance and float(residual.norm()) < tolerance) or mu < 1e-12 * (1 + abs(value)) \
                 or time.perf_counter() - start > seconds:
             break
-        schur, products = ops.schur(x, z_inverse)
+        schur, products, forms_z_inverse = ops.schur(x, z_inverse)
         ratio = x_lp / z_lp
         schur[slacked, slacked] += ratio
         schur.diagonal().add_(1e-13 * float(schur.diagonal().abs().max()))
@@ -378,16 +393,16 @@ def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torc
         if int(schur_info):
             break
 
-        system = _NewtonSystem(ops, x, x_lp, residual, schur_factor, z_inverse, ratio, slacked)
-        dy, dx, dz, dx_lp, dz_lp = system.direction(None, torch.zeros_like(x_lp))
+        system = _NewtonSystem(ops, x, x_lp, residual, schur_factor, z_inverse, forms_z_inverse, ratio, slacked)
+        dy, dx, dz, dx_lp, dz_lp, dz_z_inverse = system.direction(None, torch.zeros_like(x_lp))
         steps = _step_lengths(x_factor, z_factor, x_lp, z_lp, (dx, dz, dx_lp, dz_lp), coarse)
         primal_step, dual_step = (min(1.0, length) for length in steps)
         affine = (float(((x + primal_step * dx) * (z + dual_step * dz)).sum())
                   + float((x_lp + primal_step * dx_lp) @ (z_lp + dual_step * dz_lp))) / (k + len(slacked))
         sigma = min(1.0, max(0.0, affine / mu) ** 3)
-        centering = (sigma * mu * torch.eye(k, dtype=torch.float64) - dx @ dz) @ z_inverse
+        centering = sigma * mu * z_inverse - dx @ dz_z_inverse
         centering_lp = (sigma * mu - dx_lp * dz_lp) / z_lp
-        dy, dx, dz, dx_lp, dz_lp = system.direction(centering, centering_lp)
+        dy, dx, dz, dx_lp, dz_lp, _ = system.direction(centering, centering_lp)
         steps = _step_lengths(x_factor, z_factor, x_lp, z_lp, (dx, dz, dx_lp, dz_lp), fine)
         primal_step, dual_step = (min(1.0, 0.95 * length) for length in steps)
         for _ in range(10):  # keep both iterates positive definite (the step lengths are estimates for large k)

@@ -138,6 +138,14 @@ class FormBatches:
                 out[a:b] = block @ matrix[cols]
         return out
 
+    def transpose_matmul(self, matrix: torch.Tensor) -> torch.Tensor:
+        """selfᵀ @ matrix (columns × matrix.shape[1])."""
+        out = torch.zeros(self.shape[1], matrix.shape[1], dtype=torch.float64)
+        for (a, b), cols, block in zip(self.ranges, self.columns, self.blocks, strict=True):
+            if len(cols):
+                out.index_add_(0, cols, block.T @ matrix[a:b])
+        return out
+
     def gram(self, pairs: torch.Tensor, weights: torch.Tensor, right: FormBatches | None = None) -> torch.Tensor:
         """Σ_e w_e f_a g_bᵀ (k × k, not symmetrised) over pairs e = (a, b), f the rows of self, g of ``right``."""
         right = self if right is None else right

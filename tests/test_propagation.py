@@ -512,6 +512,15 @@ def test_cnn_tight_certificate_bounds_the_strong_adversary():
     assert found <= report.tight * (1 + RELATIVE)
 
 
+def _structured_report_of_a_small_network(seed):
+    """A SubsetSum-pruned d = 3 → 2 → 2 → 1 network, its errors and the structured solver's report (1 s budget)."""
+    weights = L.random_target([3, 2, 2, 1], seed)
+    construction = L.prune_random_network(weights, 0.1, seed=seed, k=8, method="subset_sum")
+    plus = [layer.plus_error for layer in construction.layers]
+    minus = [layer.minus_error for layer in construction.layers]
+    return weights, plus, minus, tight_certificate_report(weights, plus, minus, structured=True, seconds=1.0)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_reduced_coordinates_give_a_sound_bound(seed, monkeypatch):
     """Above REDUCE_ABOVE coordinates the solver drops the input-pair multipliers and works in (z, (z̃ − z)/s);
@@ -529,11 +538,7 @@ def test_reduced_coordinates_give_a_sound_bound(seed, monkeypatch):
         return solution
 
     monkeypatch.setattr(propagation, "solve_restricted", recording)
-    weights = L.random_target([3, 2, 2, 1], seed)
-    construction = L.prune_random_network(weights, 0.1, seed=seed, k=8, method="subset_sum")
-    plus = [layer.plus_error for layer in construction.layers]
-    minus = [layer.minus_error for layer in construction.layers]
-    report = tight_certificate_report(weights, plus, minus, structured=True, seconds=1.0)
+    weights, plus, minus, report = _structured_report_of_a_small_network(seed)
     assert offsets and all(offset == 6 for offset in offsets)
     assert exact_supremum(weights, plus, minus).value <= report.tight <= report.recursion
 
@@ -581,11 +586,7 @@ def test_reduced_solver_starts_on_the_central_path(seed, monkeypatch):
         return x, x_lp
 
     monkeypatch.setattr(interior_point, "_centred_start", recording)
-    weights = L.random_target([3, 2, 2, 1], seed)
-    construction = L.prune_random_network(weights, 0.1, seed=seed, k=8, method="subset_sum")
-    plus = [layer.plus_error for layer in construction.layers]
-    minus = [layer.minus_error for layer in construction.layers]
-    report = tight_certificate_report(weights, plus, minus, structured=True, seconds=1.0)
+    weights, plus, minus, report = _structured_report_of_a_small_network(seed)
     assert starts
     for ops, y, z_inverse, x, x_lp in starts:
         z = torch.linalg.inv(z_inverse)
