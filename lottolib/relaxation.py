@@ -138,6 +138,14 @@ class FormBatches:
                 out[a:b] = block @ matrix[cols]
         return out
 
+    def transpose_matmul(self, matrix: torch.Tensor) -> torch.Tensor:
+        """selfᵀ @ matrix (columns × matrix.shape[1])."""
+        out = torch.zeros(self.shape[1], matrix.shape[1], dtype=torch.float64)
+        for (a, b), cols, block in zip(self.ranges, self.columns, self.blocks, strict=True):
+            if len(cols):
+                out.index_add_(0, cols, block.T @ matrix[a:b])
+        return out
+
     def gram(self, pairs: torch.Tensor, weights: torch.Tensor, right: FormBatches | None = None) -> torch.Tensor:
         """Σ_e w_e f_a g_bᵀ (k × k, not symmetrised) over pairs e = (a, b), f the rows of self, g of ``right``."""
         right = self if right is None else right
@@ -553,11 +561,22 @@ def _cholesky_bound(matrix: torch.Tensor, shift: float) -> float | None:
     return add_up(shift, slack * (1 + 1e-9))
 
 
+DENSE_EIGENVALUES_UP_TO = 1200
+"""Up to this side the eigenvalue estimate is dense (eigvalsh); above it, a Cholesky factorisation at a tiny
+positive shift is tried first (it succeeds when λ_max ≤ 0, as for the solver's strictly feasible multipliers),
+then Lanczos: near the solver's optimum the top of the spectrum is a cluster of nearly equal eigenvalues, on
+which Lanczos at tolerance 1e-10 ran for minutes (LeNet-300-100 shape, k = 2368)."""
+
+
 def largest_eigenvalue_bound(matrix: torch.Tensor) -> float:
     """A float ≥ λ_max of the symmetric float64 ``matrix`` (exactly as given), by Cholesky factorisations of
     shifted matrices (:func:`_cholesky_bound`) above an estimate of λ_max; ``math.inf`` if none succeeds."""
     k = matrix.shape[0]
-    estimate = float(torch.linalg.eigvalsh(matrix).max()) if k <= 1200 else _lanczos_estimate(matrix)
+    if k > DENSE_EIGENVALUES_UP_TO:  # λ_max ≤ 0 (up to rounding): the usual case for a solver's multipliers
+        found = _cholesky_bound(matrix, max(float(matrix.diagonal().abs().max()), 1e-300) * 64 * k * UNIT_ROUNDOFF)
+        if found is not None:
+            return found
+    estimate = float(torch.linalg.eigvalsh(matrix).max()) if k <= DENSE_EIGENVALUES_UP_TO else _lanczos_estimate(matrix)
     scale = max(float(matrix.diagonal().abs().max()), abs(estimate), 1e-300)
     margin = scale * 64 * k * UNIT_ROUNDOFF
     for _ in range(12):
@@ -570,9 +589,12 @@ def largest_eigenvalue_bound(matrix: torch.Tensor) -> float:
 
 def _lanczos_estimate(matrix: torch.Tensor) -> float:
     """λ_max estimate of a large symmetric matrix (scipy's Lanczos); only a starting point for the shift."""
-    from scipy.sparse.linalg import eigsh
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
-    values = eigsh(matrix.numpy(), k=1, which="LA", tol=1e-10, return_eigenvectors=False)
+    try:
+        values = eigsh(matrix.numpy(), k=1, which="LA", tol=1e-10, maxiter=300, return_eigenvectors=False)
+    except ArpackNoConvergence as failure:  # a cluster at the top: Gershgorin's bound is an estimate from above
+        values = failure.eigenvalues if len(failure.eigenvalues) else matrix.abs().sum(1)
     return float(values.max())
 
 

@@ -512,6 +512,15 @@ def test_cnn_tight_certificate_bounds_the_strong_adversary():
     assert found <= report.tight * (1 + RELATIVE)
 
 
+def _structured_report_of_a_small_network(seed):
+    """A SubsetSum-pruned d = 3 → 2 → 2 → 1 network, its errors and the structured solver's report (1 s budget)."""
+    weights = L.random_target([3, 2, 2, 1], seed)
+    construction = L.prune_random_network(weights, 0.1, seed=seed, k=8, method="subset_sum")
+    plus = [layer.plus_error for layer in construction.layers]
+    minus = [layer.minus_error for layer in construction.layers]
+    return weights, plus, minus, tight_certificate_report(weights, plus, minus, structured=True, seconds=1.0)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_reduced_coordinates_give_a_sound_bound(seed, monkeypatch):
     """Above REDUCE_ABOVE coordinates the solver drops the input-pair multipliers and works in (z, (z̃ − z)/s);
@@ -529,10 +538,61 @@ def test_reduced_coordinates_give_a_sound_bound(seed, monkeypatch):
         return solution
 
     monkeypatch.setattr(propagation, "solve_restricted", recording)
-    weights = L.random_target([3, 2, 2, 1], seed)
-    construction = L.prune_random_network(weights, 0.1, seed=seed, k=8, method="subset_sum")
-    plus = [layer.plus_error for layer in construction.layers]
-    minus = [layer.minus_error for layer in construction.layers]
-    report = tight_certificate_report(weights, plus, minus, structured=True, seconds=1.0)
+    weights, plus, minus, report = _structured_report_of_a_small_network(seed)
     assert offsets and all(offset == 6 for offset in offsets)
+    assert exact_supremum(weights, plus, minus).value <= report.tight <= report.recursion
+
+
+@pytest.mark.parametrize("top", ["negative", "zero cluster", "positive"])
+def test_large_matrix_eigenvalue_bound_in_rational_arithmetic(top, monkeypatch):
+    """Above DENSE_EIGENVALUES_UP_TO (forced here to 2), largest_eigenvalue_bound first tries a Cholesky factorisation
+    at a tiny positive shift, then Lanczos: μI − M must be positive semidefinite in exact rationals either way,
+    for a negative definite M, an M whose top eigenvalue 0 has multiplicity 3 (the cluster on which Lanczos
+    stalled) and an indefinite M; the first two take the fast path (μ tiny)."""
+    import lottolib.relaxation as relaxation
+
+    monkeypatch.setattr(relaxation, "DENSE_EIGENVALUES_UP_TO", 2)
+    rng = np.random.default_rng(3)
+    factor = torch.tensor(rng.normal(size=(7, 4 if top == "zero cluster" else 7)))
+    matrix = -(factor @ factor.T) - (0.5 if top == "negative" else 0.0) * torch.eye(7, dtype=torch.float64)
+    if top == "positive":
+        matrix = matrix + 3.0 * torch.eye(7, dtype=torch.float64)
+    mu = relaxation.largest_eigenvalue_bound(matrix.clone())
+    exact = [[Fraction(float(v)) for v in row] for row in matrix.tolist()]
+    shifted = [[Fraction(mu) * (i == j) - exact[i][j] for j in range(7)] for i in range(7)]
+    assert _is_positive_semidefinite(shifted)
+    if top == "positive":
+        assert mu >= float(torch.linalg.eigvalsh(matrix).max()) > 0
+    else:
+        assert 0 < mu < 1e-9
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reduced_solver_starts_on_the_central_path(seed, monkeypatch):
+    """In reduced coordinates (forced here on d = 3 → 2 → 2 → 1 networks) the primal start is X = νZ⁻¹ with the
+    duality gap a fixed multiple of the dual value, and the verification takes the large-matrix path (forced): the
+    bound still lies between the exact supremum and the recursion."""
+    import lottolib.interior_point as interior_point
+    import lottolib.relaxation as relaxation
+
+    monkeypatch.setattr(interior_point, "REDUCE_ABOVE", 4)
+    monkeypatch.setattr(relaxation, "DENSE_EIGENVALUES_UP_TO", 2)
+    starts = []
+    original = interior_point._centred_start
+
+    def recording(ops, y, z_inverse):
+        x, x_lp = original(ops, y, z_inverse)
+        starts.append((ops, y, z_inverse, x, x_lp))
+        return x, x_lp
+
+    monkeypatch.setattr(interior_point, "_centred_start", recording)
+    weights, plus, minus, report = _structured_report_of_a_small_network(seed)
+    assert starts
+    for ops, y, z_inverse, x, x_lp in starts:
+        z = torch.linalg.inv(z_inverse)
+        nu = float(torch.diagonal(x @ z).mean())
+        assert torch.allclose(x @ z, nu * torch.eye(len(z), dtype=torch.float64), atol=1e-8 * nu)
+        assert torch.allclose(x_lp * y[ops.slacked], torch.full_like(x_lp, nu))
+        gap = nu * (ops.k + len(ops.slacked))
+        assert gap == pytest.approx(interior_point.CENTRED_GAP * abs(float(ops.b @ y)))
     assert exact_supremum(weights, plus, minus).value <= report.tight <= report.recursion
