@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 # One environment for executing notebooks, for nbval and for the book: same threads, seeds, backend.
 # OMP_WAIT_POLICY=PASSIVE: an idle OpenMP thread sleeps instead of spinning. It changes no result, only how
-# threads wait; without it, make test's two workers (each with two threads, on two cores) spent most of
-# their time spinning: a chapter 11 cell took 83-119 s instead of 10-18 s at load 9. make bench measures
-# what a reader gets, so it runs without it.
+# threads wait. make test runs two workers with two threads each on two cores, and spinning threads starve
+# the other worker: chapter 11's first cells took 21-25 s in each of two runs at once, 7-9 s passive (quiet
+# machine). Alone, waiting passively is slower (12 s against 7 s), so make bench, which measures what a
+# reader gets, runs without it.
 export OMP_NUM_THREADS := 2
 export MKL_NUM_THREADS := 2
 export OMP_WAIT_POLICY := PASSIVE
