@@ -8,8 +8,8 @@ STAMP := $(VENV)/.installed
 # OMP_WAIT_POLICY=PASSIVE: an idle OpenMP thread sleeps instead of spinning. It changes no result, only how
 # threads wait. make test runs two workers with two threads each on two cores, and spinning threads starve
 # the other worker: chapter 11's first cells took 21-25 s in each of two runs at once, 7-9 s passive (quiet
-# machine). Alone, waiting passively is slower (12 s against 7 s), so make bench, which measures what a
-# reader gets, runs without it.
+# machine). Alone, waiting passively is slower (12 s against 7 s), so make lab and make bench (which measures
+# what a reader gets) run without it.
 export OMP_NUM_THREADS := 2
 export MKL_NUM_THREADS := 2
 export OMP_WAIT_POLICY := PASSIVE
@@ -142,7 +142,7 @@ $(LAB_REFERENCES): $(STAMP) $(wildcard chapters/*.ipynb *.md) _toc.yml _config.y
 
 lab: $(STAMP) $(DIST_STAMP) $(LAB_REFERENCES)
 	$(BIN)/python scripts/prepare_lab.py --dest $(LAB) $(if $(FRESH),--fresh)
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(LAB) $(LAB_ARGS)
+	$(AS_READERS_RUN) $(BIN)/jupyter lab --ServerApp.root_dir=$(LAB) $(LAB_ARGS)
 
 # lab/ and grades/ hold your own work: clean leaves them alone.
 clean:

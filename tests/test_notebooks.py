@@ -151,12 +151,13 @@ def test_the_teaching_page_lists_every_exercise():
 
 def test_threads_wait_passively_wherever_notebooks_run_beside_other_work():
     """make notebooks, make test (its workers and the kernels nbval starts) and the readers' check run with
-    OMP_WAIT_POLICY=PASSIVE; make bench measures what a reader gets, without it."""
+    OMP_WAIT_POLICY=PASSIVE; make lab and make bench (what a reader gets) run without it."""
     makefile = (CHAPTERS.parent / "Makefile").read_text()
     assert re.search(r"^export OMP_WAIT_POLICY := PASSIVE$", makefile, flags=re.M)
     bench = makefile[makefile.index("\nbench:"):].split("\n\n")[0]
     assert all(line.startswith("\t$(AS_READERS_RUN) ") for line in bench.splitlines()[1:] if "bench/" in line)
     assert re.search(r"^AS_READERS_RUN := env -u OMP_WAIT_POLICY$", makefile, flags=re.M)
+    assert re.search(r"^\t\$\(AS_READERS_RUN\) \$\(BIN\)/jupyter lab ", makefile, flags=re.M)  # JupyterLab, alone
     kernel = subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('OMP_WAIT_POLICY'))"],
                             capture_output=True, text=True, check=True).stdout.strip()
     assert kernel == "PASSIVE"
