@@ -24,6 +24,7 @@ lecturer with only the HTML can run ``make assignments`` and ``make grade``.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -145,5 +146,11 @@ def write_downloads(out: Path, root: Path = ROOT, chapters_dir: Path | None = No
 
 
 if __name__ == "__main__":
-    for path in write_downloads(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "_build" / "html" / "downloads"):
+    # As the book build writes them: the chapters carry the references of the last HTML build (make book).
+    references = ROOT / "_build" / "lab-references.json"
+    if not references.is_file():
+        sys.exit(f"no {references.relative_to(ROOT)}: run make book first (the zip's chapters are written out with "
+                 "the book's cross-references)")
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "_build" / "html" / "downloads"
+    for path in write_downloads(out, references=json.loads(references.read_text(encoding="utf-8"))):
         print(path)

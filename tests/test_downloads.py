@@ -132,6 +132,21 @@ def test_the_notebooks_zip_holds_every_chapter_and_what_it_reads(links):
     assert {f"{FOLDER}/bench/{path.name}" for path in (ROOT / "bench").glob("*.json")} <= names
 
 
+def test_the_script_run_by_hand_zips_the_chapters_as_the_book_build_does(tmp_path):
+    """scripts/book_downloads.py writes the chapters out with the last HTML build's references, as the build does."""
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "book_downloads.py"), str(tmp_path)], check=True,
+                   capture_output=True)
+
+    def chapters(archive: Path) -> dict[str, bytes]:
+        with zipfile.ZipFile(archive) as zipped:
+            return {name: zipped.read(name) for name in zipped.namelist() if name.endswith(".ipynb")}
+
+    by_hand, served = chapters(tmp_path / NOTEBOOKS_ZIP), chapters(HTML / "downloads" / NOTEBOOKS_ZIP)
+    assert by_hand and by_hand == served
+    sources = [cell.source for text in by_hand.values() for cell in nbformat.reads(text.decode(), as_version=4).cells]
+    assert not any(re.search(r"\{(?:ref|numref|prf:ref|glue:text)\}`", source) for source in sources)
+
+
 def test_every_chapter_page_links_to_run_it_yourself():
     pages = sorted((HTML / "chapters").glob("*.html"))
     assert pages
