@@ -572,13 +572,17 @@ def largest_eigenvalue_bound(matrix: torch.Tensor) -> float:
     """A float ≥ λ_max of the symmetric float64 ``matrix`` (exactly as given), by Cholesky factorisations of
     shifted matrices (:func:`_cholesky_bound`) above an estimate of λ_max; ``math.inf`` if none succeeds."""
     k = matrix.shape[0]
+    diagonal = float(matrix.diagonal().abs().max())
+
+    def margin_above(estimate: float) -> float:  # 64k·u times the matrix's scale: a shift above the rounding
+        return max(diagonal, abs(estimate), 1e-300) * 64 * k * UNIT_ROUNDOFF
+
     if k > DENSE_EIGENVALUES_UP_TO:  # λ_max ≤ 0 (up to rounding): the usual case for a solver's multipliers
-        found = _cholesky_bound(matrix, max(float(matrix.diagonal().abs().max()), 1e-300) * 64 * k * UNIT_ROUNDOFF)
+        found = _cholesky_bound(matrix, margin_above(0.0))
         if found is not None:
             return found
     estimate = float(torch.linalg.eigvalsh(matrix).max()) if k <= DENSE_EIGENVALUES_UP_TO else _lanczos_estimate(matrix)
-    scale = max(float(matrix.diagonal().abs().max()), abs(estimate), 1e-300)
-    margin = scale * 64 * k * UNIT_ROUNDOFF
+    margin = margin_above(estimate)
     for _ in range(12):
         found = _cholesky_bound(matrix, estimate + margin)
         if found is not None:
