@@ -147,7 +147,10 @@ def write_downloads(out: Path, root: Path = ROOT, chapters_dir: Path | None = No
 
 if __name__ == "__main__":
     # As the book build writes them: the chapters carry the references of the last HTML build (make book).
-    references = ROOT / "_build" / "lab-references.json"
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from lab_references import references_file
+
+    references = references_file(ROOT / "_build" / "html")
     if not references.is_file():
         sys.exit(f"no {references.relative_to(ROOT)}: run make book first (the zip's chapters are written out with "
                  "the book's cross-references)")
