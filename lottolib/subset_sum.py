@@ -69,9 +69,11 @@ TOLERANCE_SHARE = 1.0
 LOW_BLOCK = 1 << 12
 """Subsets of the enumerated half handled at once by the meet in the middle (bounds memory)."""
 
-SUMS_PER_PASS = 1 << 17
-"""Rows searched at once: about this many sums of the sorted half (1 MB), so that the large
-temporaries have the same few sizes pass after pass and the allocator reuses their memory."""
+SUMS_PER_PASS = 1 << 16
+"""Rows searched at once: about this many sums of the sorted half (512 KB), so that the large
+temporaries have the same few sizes pass after pass (the allocator reuses their memory) and the
+pass's working set stays near a core's cache (1 MB of L2 here: at 16 units, twice as many sums
+per pass took 1.3 times as long per weight)."""
 
 BUCKET = 4
 """Rows are searched in groups whose widths are multiples of this (fewer, larger tensor operations)."""
@@ -189,6 +191,42 @@ def _all_sums(values: torch.Tensor) -> torch.Tensor:
     return sums
 
 
+SIGN_FREE = (1 << 63) - 1
+"""The 63 bits below the sign of an int64: xor-ing them into negative floats' bit patterns orders patterns as values."""
+
+
+def _sorted(sums: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``sums.sort(dim=1, stable=True)`` for finite float64 rows without −0.0, about a third faster.
+
+    Each float's bit pattern b, read as an int64, becomes b ^ ((b >> 63) & SIGN_FREE): non-negative
+    floats keep their patterns, negative ones have the 63 bits below the sign flipped, and the
+    integers are then in the order of the floats (equal exactly when the floats are equal; −0.0 would
+    come before +0.0, and subset sums built from +0.0 are never −0.0). The integers are sorted stably
+    and mapped back by the same xor.
+    """
+    bits = sums.view(torch.int64)
+    keys, order = (bits ^ ((bits >> 63) & SIGN_FREE)).sort(dim=1, stable=True)
+    keys ^= (keys >> 63) & SIGN_FREE
+    return keys.view(torch.float64), order
+
+
+def _count_below(ordered: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+    """For rows of ``ordered`` (N, 2^h), sorted, each ending with an entry ≥ every query, and ``queries``
+    (N, m): how many entries of the row are < each query, (N, m) long, which is
+    ``torch.searchsorted(ordered, queries)``. Binary lifting: h gathers of one probe per query
+    (from the largest step down, a probe below the query adds its step to the count), branch-free
+    and so faster than a binary search per query on unsorted queries.
+    """
+    count = torch.zeros(queries.shape, dtype=torch.long)
+    probe = torch.empty_like(count)
+    step = ordered.shape[1] >> 1
+    while step:
+        torch.add(count, step - 1, out=probe)
+        count.add_(ordered.gather(1, probe) < queries, alpha=step)
+        step >>= 1
+    return count
+
+
 def _best_subset(values: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact best subset sum by meet in the middle. values (N, c), w (N,) → keep (N, c) bool, error (N,).
 
@@ -196,13 +234,13 @@ def _best_subset(values: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, t
     included; among equal magnitudes the first found, and of the sorted half's subsets with that sum
     the one with the smallest code). The last ⌊c/2⌋ values form the sorted
     half; the first ⌈c/2⌉ are enumerated in blocks of ``LOW_BLOCK`` subsets. For each sum s of
-    the enumerated half, the sorted sum nearest to w − s is found by one binary search among the
-    midpoints between consecutive sorted sums.
+    the enumerated half, the sorted sum nearest to w − s is found by one binary search
+    (:func:`_count_below`) among the midpoints between consecutive sorted sums.
     """
     count = values.shape[1]
     high = count // 2
     low = count - high
-    ordered, order = _all_sums(values[:, low:]).sort(dim=1, stable=True)  # (N, 2^high); order: the subsets
+    ordered, order = _sorted(_all_sums(values[:, low:]))  # (N, 2^high); order: the subsets
     midpoints = torch.full_like(ordered, torch.inf)  # the last one, +inf, closes the search range
     torch.add(ordered[:, 1:], ordered[:, :-1], out=midpoints[:, :-1]).mul_(0.5)
     block_bits = min(low, LOW_BLOCK.bit_length() - 1)
@@ -216,7 +254,7 @@ def _best_subset(values: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, t
             if block >> bit & 1:
                 target = target - values[:, block_bits + bit : block_bits + bit + 1]
         wanted = target - block_sums  # (N, 2^block_bits): the sum each low subset needs
-        positions = torch.searchsorted(midpoints, wanted)
+        positions = _count_below(midpoints, wanted)  # the nearest sorted sum to each wanted one
         gaps = ordered.gather(1, positions).sub_(wanted).abs_()
         magnitude, low_index = gaps.min(dim=1)
         better = magnitude < best_magnitude

@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 import lottolib as L
 from lottolib.subset_sum import (
     MAX_SIDE_CANDIDATES,
+    _all_sums,
     _best_subset,
+    _count_below,
+    _sorted,
     _SortedSide,
     _stage_windows,
     _stages,
@@ -117,6 +120,30 @@ def test_the_search_breaks_ties_as_the_rule_says(low_block, size, batch, seed):
         expected_keep, expected_error = tie_rule_reference(values[row].tolist(), float(w[row]))
         assert keep[row].tolist() == expected_keep
         assert float(error[row]) == expected_error
+
+
+FLOATS_WITH_TIES = st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 3.0, 2.0**-1074, -(2.0**-1074), 1e300,
+                                              -1e300, 0.1, -0.1]), min_size=1, max_size=9)
+
+
+@given(st.lists(FLOATS_WITH_TIES, min_size=1, max_size=4).filter(lambda rows: len({len(r) for r in rows}) == 1))
+def test_the_sums_sort_as_a_stable_float_sort_does(rows):
+    """Subset sums of values with −0.0, ties, subnormals and huge values: the same order and sums as torch's stable sort."""
+    sums = _all_sums(torch.tensor(rows, dtype=torch.float64))
+    expected, expected_order = sums.sort(dim=1, stable=True)
+    ordered, order = _sorted(sums)
+    assert torch.equal(order, expected_order)
+    assert torch.equal(ordered, expected) and torch.equal(ordered.signbit(), expected.signbit())
+
+
+@given(st.integers(0, 8), st.integers(1, 5), st.integers(1, 40), st.integers(0, 10**6))
+def test_counting_below_by_binary_lifting_is_a_left_binary_search(bits, batch, queries, seed):
+    """Sorted rows of 2^bits entries (many equal, the last +inf) and queries equal to entries or between them."""
+    generator = torch.Generator().manual_seed(seed)
+    ordered = torch.randint(-6, 7, (batch, 1 << bits), generator=generator).double().sort(dim=1).values / 4
+    ordered[:, -1] = torch.inf
+    wanted = torch.randint(-30, 31, (batch, queries), generator=generator).double() / 8
+    assert torch.equal(_count_below(ordered, wanted), torch.searchsorted(ordered, wanted))
 
 
 def sorted_side(products: torch.Tensor, on_side: torch.Tensor) -> _SortedSide:
