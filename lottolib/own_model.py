@@ -53,7 +53,15 @@ from .checks import as_tensor, check_eps, check_positive_int
 from .construction import CompositeConstruction
 from .folding import FoldedModel, ModelLayer, ModelStage, fold_model, read_model
 from .layer import METHODS
-from .memory import BYTES_PER_PARAMETER, OVERHEAD_BYTES, MemoryLimitError, estimated_peak_bytes, format_bytes, memory_limit
+from .memory import (
+    BYTES_PER_PARAMETER,
+    OVERHEAD_BYTES,
+    RAISE_LIMIT,
+    MemoryLimitError,
+    estimated_peak_bytes,
+    format_bytes,
+    memory_limit,
+)
 from .propagation import sqrt_up
 from .seeds import check_seed
 from .sequential import (
@@ -362,8 +370,8 @@ def _network_size(k: int, per_unit: int) -> str:
             f"{format_bytes(estimated_peak_bytes(per_unit * k))}")
 
 
-RAISE_LIMIT = ("raise the limit with lottolib.set_memory_limit('16GiB') if the machine has the memory, ask for a "
-               "larger eps or a smaller input_radius, or prune a smaller model")
+GO_FURTHER = f"{RAISE_LIMIT}, ask for a larger eps or a smaller input_radius, or prune a smaller model"
+"""What a model too large for the memory limit can do instead."""
 
 
 def _check_fits(per_unit: int, method: str) -> None:
@@ -395,7 +403,7 @@ def _search(build: Callable[[int], tuple[SequentialConstruction, float]], eps: f
             raise MemoryLimitError(
                 f"method='pair' certifies {certificate:.3g} > eps = {eps:.3g} at k = {k}, and its certificate falls "
                 f"like 1/k, so eps needs about {_network_size(trend, per_unit)}, above the memory limit of {limit}. "
-                "Use method='subset_sum' (the default), which needs far fewer units, or " + RAISE_LIMIT)
+                "Use method='subset_sum' (the default), which needs far fewer units, or " + GO_FURTHER)
         return construction, certificate
 
     k, (construction, certificate) = smallest_k(attempt, lambda result: result[1] <= eps,
@@ -404,7 +412,7 @@ def _search(build: Callable[[int], tuple[SequentialConstruction, float]], eps: f
         return construction, certificate
     if k == k_max:
         raise MemoryLimitError(f"no k within the memory limit of {limit} certifies eps = {eps:.3g}: the largest, "
-                               f"{_network_size(k, per_unit)}, certifies {certificate:.3g}. To go further, " + RAISE_LIMIT)
+                               f"{_network_size(k, per_unit)}, certifies {certificate:.3g}. To go further, " + GO_FURTHER)
     raise ValueError(f"SubsetSum certifies {certificate:.3g} > eps = {eps:.3g} at k = {k}, beyond which its η has reached "
                      f"its floor (it searches at most {MAX_SIDE_CANDIDATES} units per side): ask for eps >= "
                      f"{certificate:.3g} or a smaller input_radius")
@@ -479,7 +487,8 @@ def prune_model(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     checked = check_seed(seed)
     if isinstance(checked, torch.Generator):
-        raise TypeError("prune_model samples one network per k it tries from the same seed: pass an integer seed")
+        raise TypeError("seed must be an integer, not a torch.Generator: pruning samples one network per k it tries, "
+                        "each from the same seed")
     stages = read_model(model)
     rows = None if data is None else as_tensor(data, "data")
     if rows is not None and (rows.ndim < 2 or rows.shape[0] == 0):

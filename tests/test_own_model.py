@@ -413,7 +413,7 @@ def test_bad_calls_say_what_to_change(trained):
         (dict(input_radius=1.0, method="best"), ValueError, r"^method must be one of \('pair', 'subset_sum'\)"),
         (dict(input_radius=1.0, k="proved"), ValueError, r"^k must be 'search' or an int, got 'proved'$"),
         (dict(input_radius=1.0, input_shape=(65,)), ValueError, r"^the model does not accept inputs of shape \(65,\)"),
-        (dict(input_radius=1.0, seed=torch.Generator()), TypeError, r"pass an integer seed$"),
+        (dict(input_radius=1.0, seed=torch.Generator()), TypeError, r"seed must be an integer, not a torch.Generator"),
     ]
     for kwargs, error, message in cases:
         with pytest.raises(error, match=message):
