@@ -21,8 +21,8 @@ module only *chooses* the multipliers, two ways, and compares the result with th
 
 **Small networks: the full relaxation.** When k = 2d + 2Σ_{i<l} n_i ≤ ``max_size`` (default 60), every pair
 of forms gets a multiplier, from the dual of the doubly non-negative (DNN) semidefinite relaxation of the
-same facts (:func:`_solve_relaxation`, cvxpy + Clarabel), and t is chosen by a search on a convex function
-(:func:`_with_best_t`). The solver's output is *not trusted*: ``verified_bound`` checks it. The recursion's
+same facts (``_solve_relaxation``, cvxpy + Clarabel), and t is chosen by a search on a convex function
+(``_with_best_t``). The solver's output is *not trusted*: ``verified_bound`` checks it. The recursion's
 bound is returned (with a note saying why) when the problem is larger than ``max_size``, when the scale s
 would leave [2⁻⁹⁰⁰, 2⁹⁰⁰] or a radius overflows (tiny or huge errors: ``network_problem`` returns no
 problem), or when the solver fails (then a ``RuntimeWarning`` says so). Without cvxpy or Clarabel the
@@ -30,8 +30,8 @@ relaxation cannot be solved: :func:`tight_certificate_report` raises ``ModuleNot
 return the recursion in its place.
 
 Cost: the semidefinite program has one matrix variable of side k; an interior-point solve grows like k⁶
-(measured on one core: about 0.5 s at k = 20, 2.5 s at k = 38, 13 s at k = 56). ``max_size`` above
-:data:`LARGEST_MAX_SIZE` is refused (such a solve would run for hours).
+(measured on one core at load 2–4: about 0.5 s at k = 20, 2.5 s at k = 38, 13 s at k = 56, 42 s at k = 70,
+170 s at k = 90). ``max_size`` above :data:`LARGEST_MAX_SIZE` is refused (such a solve would run for hours).
 
 **Larger networks: the structured solver.** Above both ``max_size`` and :data:`DEFAULT_MAX_SIZE`, up to
 ``structured_max_size`` (default :data:`DEFAULT_STRUCTURED_MAX_SIZE`), the multipliers sit on a *pattern* of
@@ -89,7 +89,7 @@ DEFAULT_MAX_SIZE = 60
 """Largest side k of the semidefinite program solved by default (above it, the recursion's bound)."""
 
 LARGEST_MAX_SIZE = 120
-"""Largest ``max_size`` accepted: the interior-point solve grows like k⁶ (about 220 s at k = 90)."""
+"""Largest ``max_size`` accepted: the interior-point solve grows like k⁶ (about 170 s at k = 90)."""
 
 DEFAULT_STRUCTURED_MAX_SIZE = 3000
 """Largest k for which the structured solver is attempted by default (within the memory limit)."""
@@ -190,7 +190,7 @@ def _check_max_size(max_size: object) -> int:
     size = check_positive_int(max_size, "max_size")
     if size > LARGEST_MAX_SIZE:
         raise ValueError(f"max_size = {size} is beyond what the relaxation's solver can do: its cost grows like k⁶ "
-                         f"(about 220 s at k = 90, hours beyond); pass max_size <= {LARGEST_MAX_SIZE} (larger "
+                         f"(about 170 s at k = 90, hours beyond); pass max_size <= {LARGEST_MAX_SIZE} (larger "
                          "networks get the recursion's bound, recursion_certificate)")
     return size
 
@@ -267,13 +267,15 @@ def _solve_relaxation(problem: LagrangianProblem) -> Multipliers:
     The relaxation of the facts of :mod:`lottolib.relaxation` (put X = wwᵀ): maximise ⟨ÔᵀÔ, X⟩ over X ⪰ 0 with
     f̂_aᵀXf̂_b ≥ 0 for every pair a ≤ b of forms that is not complementary, = 0 for the complementary pairs,
     tr X_C = 1 on the (p, q) block and tr X ≤ R². Its Lagrangian is the proposition's K, since
-    f_aᵀXf_b = ⟨X, (f_a f_bᵀ + f_b f_aᵀ)/2⟩: the dual of pair (a, b) is y_e, that of tr X_C = 1 is t, and that
-    of tr X ≤ R², τ, is the proposition's max(0, μ) (returned as t + τ with every τ_b = 0, for
-    :func:`_with_best_t` to refine). In a maximisation cvxpy's dual ν of an equality g = c enters the Lagrangian
-    as −ν(g − c), so y_e = −ν on the complementary pairs and t = ν. (One trace constraint per block,
-    tr X_b ≤ R_b² with its τ_b, is allowed too, but those radii are not active on the book's networks, the
-    bounds came out the same or up to 7e-5 worse, and Clarabel stopped early.) Nothing here needs to be right:
-    :func:`lottolib.relaxation.verified_bound` checks whatever is returned (as admissible multipliers).
+    f_aᵀXf_b = ⟨X, (f_a f_bᵀ + f_b f_aᵀ)/2⟩: the dual of pair (a, b) is y_e and that of tr X_C = 1 is t; that of
+    tr X ≤ R², τ ≥ 0, makes K ⪯ τI, so with every τ_b = 0 the proposition's μ is about τ and its bound
+    t + μR² the dual's value (:func:`_with_best_t` then refines t). In a maximisation cvxpy's dual ν of an
+    equality g = c enters the Lagrangian as −ν(g − c), so y_e = −ν on the complementary pairs and t = ν.
+
+    One trace constraint per block, tr X_b ≤ R_b² with its τ_b, is allowed too, but those radii are not active
+    on the book's networks: the bounds came out the same or up to 7e-5 worse, and Clarabel stopped early.
+    Nothing here needs to be right: :func:`lottolib.relaxation.verified_bound` checks whatever is returned
+    (as admissible multipliers).
     """
     import cvxpy as cp  # optional dependency: only the tight certificate needs it
     import numpy as np
@@ -306,8 +308,7 @@ def _solve_relaxation(problem: LagrangianProblem) -> Multipliers:
     values = torch.tensor(np.concatenate([np.asarray(duals[1], dtype=float).ravel(),
                                           -np.asarray(duals[2], dtype=float).ravel()]), dtype=torch.float64)
     free = torch.cat([torch.zeros(len(rows), dtype=torch.bool), torch.ones(len(complementary), dtype=torch.bool)])
-    t = float(duals[0]) + float(duals[3])
-    return Multipliers(pairs, values, free, t, (0.0,) * len(problem.blocks)).admissible()
+    return Multipliers(pairs, values, free, float(duals[0]), (0.0,) * len(problem.blocks)).admissible()
 
 
 def _with_best_t(problem: LagrangianProblem, multipliers: Multipliers) -> Multipliers:
