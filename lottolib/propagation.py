@@ -254,7 +254,9 @@ def _full(weights: list[torch.Tensor], plus: list[torch.Tensor], minus: list[tor
     _require_solver()
     try:
         multipliers = _solve_relaxation(problem)
-    except Exception as error:  # a failing solver falls back to the recursion's sound bound, announced
+    except BaseException as error:  # a failing solver falls back to the recursion's sound bound, announced
+        if not isinstance(error, Exception) and type(error).__name__ != "PanicException":
+            raise  # KeyboardInterrupt, SystemExit; a panic in Clarabel's Rust core is pyo3's PanicException
         note = f"relaxation not solved ({type(error).__name__}: {error}); the recursion's bound is returned"
         warnings.warn(f"tight certificate: {note}", RuntimeWarning, stacklevel=3)
         return _Attempt(note=note)
@@ -272,16 +274,25 @@ def _solve_relaxation(problem: LagrangianProblem) -> Multipliers:
     t + μR² the dual's value (:func:`_with_best_t` then refines t). In a maximisation cvxpy's dual ν of an
     equality g = c enters the Lagrangian as −ν(g − c), so y_e = −ν on the complementary pairs and t = ν.
 
-    One trace constraint per block, tr X_b ≤ R_b² with its τ_b, is allowed too, but those radii are not active
-    on the book's networks: the bounds came out the same or up to 7e-5 worse, and Clarabel stopped early.
-    Nothing here needs to be right: :func:`lottolib.relaxation.verified_bound` checks whatever is returned
-    (as admissible multipliers).
+    The program is solved in the coordinates w'_b = w_b / R_b (every block in the unit ball, R_b clipped to
+    [1e-4, 1e4]; the forms' columns multiplied by R_b and tr X ≤ R² written as Σ_b R_b² tr X'_b + tr X'_C ≤ R²):
+    the same program, and the
+    multipliers of the forms and t do not depend on the coordinates, but Clarabel stops short of the optimum
+    about half as often (865 random networks of depth 2–3, d ≤ 3: 86 inaccurate solves against 160 unscaled;
+    the bound more than 0.1 % above the best of the three 44 times, against 102 unscaled and 117 for the
+    earlier formulation with both orders of every pair). One trace constraint per block,
+    tr X_b ≤ R_b² with its τ_b, is allowed too, but those radii are not active on the book's networks: the
+    bounds came out the same or up to 7e-5 worse. Nothing here needs to be right:
+    :func:`lottolib.relaxation.verified_bound` checks whatever is returned (as admissible multipliers).
     """
     import cvxpy as cp  # optional dependency: only the tight certificate needs it
     import numpy as np
 
-    forms, objective = problem.forms.numpy(), problem.objective.numpy()
-    k, m, inputs = problem.size, forms.shape[0], problem.input_size
+    k, m, inputs = problem.size, problem.forms.shape[0], problem.input_size
+    radii = np.ones(k)  # w_b = R_b w'_b, R_b clipped to [1e-4, 1e4] (Clarabel panicked on 1e-300 and 1e300 radii)
+    for (start, stop), radius_squared in zip(problem.blocks, problem.radii_squared, strict=True):
+        radii[start:stop] = min(max(math.sqrt(radius_squared), 1e-4), 1e4)
+    forms, objective = problem.forms.numpy() * radii, problem.objective.numpy() * radii
     complementary = problem.complementary.numpy()
     rows, cols = np.triu_indices(m)
     is_complementary = np.zeros((m, m), dtype=bool)
@@ -295,7 +306,7 @@ def _solve_relaxation(problem: LagrangianProblem) -> Multipliers:
         cp.trace(moment[:inputs, :inputs]) == 1,
         products[rows, cols] >= 0,
         products[complementary[:, 0], complementary[:, 1]] == 0,
-        cp.trace(moment) <= problem.radius_squared,
+        cp.sum(cp.multiply(radii**2, cp.diag(moment))) <= problem.radius_squared,
     ]
     relaxation = cp.Problem(cp.Maximize(cp.trace(objective @ moment @ objective.T)), constraints)
     with warnings.catch_warnings():  # an inaccurate solution is fine: the bound is verified afterwards

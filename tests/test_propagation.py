@@ -308,11 +308,16 @@ def test_missing_solver_is_an_error_not_the_recursion(monkeypatch):
     assert recursion_certificate(weights, plus, minus) > 0  # the recursion needs no solver
 
 
-def test_failing_solver_is_announced(monkeypatch):
+class PanicException(BaseException):
+    """Stands for pyo3's PanicException (a BaseException), raised when Clarabel's Rust core panics."""
+
+
+@pytest.mark.parametrize("failure", [RuntimeError, PanicException])
+def test_failing_solver_is_announced(monkeypatch, failure):
     import lottolib.propagation as propagation
 
     def broken(problem):
-        raise RuntimeError("solver crashed")
+        raise failure("solver crashed")
 
     monkeypatch.setattr(propagation, "_solve_relaxation", broken)
     weights, plus, minus = _small_network()
