@@ -18,15 +18,14 @@ import lottolib as L
 from lottolib.adversary import singular_starts, strong_adversary
 from lottolib.exact import exact_supremum
 from lottolib.propagation import (
-    _bound_for,
-    _build,
-    _in_dual_cone,
+    _with_best_t,
     recursion_certificate,
     sqrt_up,
     tight_certificate,
     tight_certificate_of,
     tight_certificate_report,
 )
+from lottolib.relaxation import Multipliers, network_problem, verified_bound
 
 pytest.importorskip("cvxpy")
 RELATIVE = 1e-9  # exact_supremum is exact up to a few ulps of its region vertices
@@ -149,18 +148,36 @@ def test_certificates_bound_the_exact_supremum(network):
     assert found.error <= exact.value * (1 + RELATIVE) + 1e-15
 
 
+def _every_pair(problem):
+    """All pairs a ≤ b of the problem's forms as (N, 2) indices, and which of them are complementary (any sign)."""
+    rows, cols = np.triu_indices(problem.forms.shape[0])
+    pairs = torch.tensor(np.stack([rows, cols], 1))
+    complementary = {tuple(pair) for pair in problem.complementary.tolist()}
+    free = torch.tensor([(a, b) in complementary or (b, a) in complementary for a, b in pairs.tolist()])
+    return pairs, free
+
+
 @settings(max_examples=10, deadline=None)
 @given(tiny_networks(), st.integers(0, 2**32 - 1))
 def test_any_multipliers_give_a_sound_bound(network, seed):
-    """The Lagrangian bound holds for *every* Y in the dual cone, not only the solver's (the proof)."""
+    """The Lagrangian bound holds for *every* admissible multipliers, not only the solver's (the proposition):
+    random values on every pair a ≤ b of forms (any sign on the complementary ones, negative values elsewhere
+    count as 0), random τ_b ≥ 0, and t random or chosen by the full relaxation's search (_with_best_t)."""
     weights, plus, minus = network
-    problem = _build(weights, plus, minus)
-    assert problem is not None  # errors of order 1e-3 … 0.3: every scaled entry is exact
-    m = problem.forms.shape[0]
-    generator = torch.Generator().manual_seed(seed)
+    problem = network_problem(weights, plus, minus)
+    assert problem is not None  # errors of order 1e-3 … 0.3: the scale s is well inside float64's range
+    exact = exact_supremum(weights, plus, minus).value
+    pairs, free = _every_pair(problem)
+    rng = np.random.default_rng(seed)
     for scale in (0.0, 0.1, 3.0):
-        y = _in_dual_cone(problem, scale * torch.randn(m, m, generator=generator, dtype=torch.float64))
-        assert _bound_for(problem, y) >= exact_supremum(weights, plus, minus).value * (1 - RELATIVE)
+        values = torch.tensor(scale * rng.normal(size=len(pairs)))
+        taus = tuple(float(tau) for tau in rng.uniform(0, scale, len(problem.blocks)))
+        drawn = Multipliers(pairs, values, free, float(rng.normal()), taus).admissible()
+        searched = _with_best_t(problem, drawn)
+        for multipliers in (drawn, searched):
+            assert verified_bound(problem, multipliers) >= exact * (1 - RELATIVE)
+        if scale == 0.0:  # Y = 0, τ = 0 and the searched t give a finite bound: the check above is not vacuous
+            assert math.isfinite(verified_bound(problem, searched))
 
 
 def test_new_certificate_is_tight_on_a_small_random_target():
@@ -291,11 +308,16 @@ def test_missing_solver_is_an_error_not_the_recursion(monkeypatch):
     assert recursion_certificate(weights, plus, minus) > 0  # the recursion needs no solver
 
 
-def test_failing_solver_is_announced(monkeypatch):
+class PanicException(BaseException):
+    """Stands for pyo3's PanicException (a BaseException), raised when Clarabel's Rust core panics."""
+
+
+@pytest.mark.parametrize("failure", [RuntimeError, PanicException])
+def test_failing_solver_is_announced(monkeypatch, failure):
     import lottolib.propagation as propagation
 
     def broken(problem):
-        raise RuntimeError("solver crashed")
+        raise failure("solver crashed")
 
     monkeypatch.setattr(propagation, "_solve_relaxation", broken)
     weights, plus, minus = _small_network()
@@ -440,7 +462,7 @@ def test_verified_eigenvalue_bounds_the_exact_lagrangian_in_rational_arithmetic(
     """μ = verified_eigenvalue(Y, t, τ) must make μI − K ⪰ 0 for the exact K (forms of the float matrices, in
     rationals, written here from the proposition), for random multipliers on every pair of forms. A float
     eigenvalue of the float K̂ (eigvalsh, unverified) is below the exact λ_max for about half such draws."""
-    from lottolib.relaxation import Multipliers, network_problem, verified_eigenvalue
+    from lottolib.relaxation import verified_eigenvalue
 
     rng = np.random.default_rng(7)
     weights = [torch.tensor(rng.uniform(-1, 1, (2, 2))), torch.tensor(rng.uniform(-1, 1, (1, 2)))]
@@ -448,11 +470,7 @@ def test_verified_eigenvalue_bounds_the_exact_lagrangian_in_rational_arithmetic(
     minus = [torch.tensor(rng.uniform(-0.05, 0.05, (2, 2))), torch.tensor(rng.uniform(-0.05, 0.05, (1, 2)))]
     problem = network_problem(weights, plus, minus)
     assert problem is not None
-    m = problem.forms.shape[0]
-    rows, cols = np.triu_indices(m)
-    pairs = torch.tensor(np.stack([rows, cols], 1))
-    complementary = {tuple(pair) for pair in problem.complementary.tolist()}
-    free = torch.tensor([(a, b) in complementary or (b, a) in complementary for a, b in pairs.tolist()])
+    pairs, free = _every_pair(problem)
     for draw in range(12):
         values = torch.tensor(rng.normal(size=len(pairs)) * 10.0 ** rng.uniform(-2, 2, size=len(pairs)))
         taus = tuple(float(v) for v in rng.uniform(0, 1, len(problem.blocks)))
