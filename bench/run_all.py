@@ -71,10 +71,12 @@ def main() -> None:
     os.environ.pop("MPLBACKEND", None)
     paths = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "chapters").glob("*.ipynb"))
     out = Path(args.out)
-    results = json.loads(out.read_text()) if out.exists() and args.notebooks else {"chapters": []}
+    # earlier rows stay until re-measured: the appendix, run last, reads every chapter's row, its own included
+    results = json.loads(out.read_text()) if out.exists() else {"chapters": []}
     results["machine"] = {"platform": platform.platform(), "python": platform.python_version(),
                           "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "cpus": os.cpu_count()}
-    rows = {row["notebook"]: row for row in results["chapters"]}
+    chapters = {path.name for path in (ROOT / "chapters").glob("*.ipynb")}
+    rows = {row["notebook"]: row for row in results["chapters"] if row["notebook"] in chapters}
     for path in paths:
         rows[path.name] = run_all(path)
         print(f"{path.name}: Run All {rows[path.name]['run_all_s']:.1f} s (load {rows[path.name]['load_before'][0]})",
