@@ -277,24 +277,17 @@ class _NewtonSystem:
     ratio: torch.Tensor
     slacked: torch.Tensor
 
-    def direction(self, centering: torch.Tensor | None,
-                  centering_lp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
-                                                       torch.Tensor, torch.Tensor | None]:
-        """(dy, dX, dZ, dx_lp, dz_lp, dZ Z⁻¹) for the given centering term (None: the affine predictor); dZ Z⁻¹ is
-        None for problems of at most BATCH_ABOVE coordinates (there the caller forms it)."""
+    def direction(self, centering: torch.Tensor | None, centering_lp: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(dy, dX, dZ, dx_lp, dz_lp, dZ Z⁻¹) for the given centering term (None: the affine predictor)."""
         target = -self.x if centering is None else centering - self.x
         rhs = self.residual - self.ops.apply(target)
         rhs[self.slacked] += centering_lp - self.x_lp
         dy = torch.cholesky_solve(rhs[:, None], self.schur_factor)[:, 0]
-        adjoint = self.ops.adjoint(dy)
-        if self.ops.k > BATCH_ABOVE:  # from ΦZ⁻¹, one k³ product instead of two (dZ Z⁻¹ = −adjoint_z)
-            adjoint_z = self.ops.adjoint_times(dy, self.forms_z_inverse, self.z_inverse)
-            dx, dz_z_inverse = target + self.x @ adjoint_z, -adjoint_z
-        else:  # small problems: the two products, as cheap, and the iterates of the measured runs
-            dx, dz_z_inverse = target + self.x @ adjoint @ self.z_inverse, None
+        adjoint_z = self.ops.adjoint_times(dy, self.forms_z_inverse, self.z_inverse)  # dZ Z⁻¹ = −adjoint_z
+        dx = target + self.x @ adjoint_z
         dx = (dx + dx.T) / 2
         dz_lp = dy[self.slacked]
-        return dy, dx, -adjoint, centering_lp - self.x_lp - self.ratio * dz_lp, dz_lp, dz_z_inverse
+        return dy, dx, -self.ops.adjoint(dy), centering_lp - self.x_lp - self.ratio * dz_lp, dz_lp, -adjoint_z
 
 
 def _step_lengths(x_factor: torch.Tensor, z_factor: torch.Tensor, x_lp: torch.Tensor, z_lp: torch.Tensor,
@@ -407,10 +400,7 @@ def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torc
         affine = (float(((x + primal_step * dx) * (z + dual_step * dz)).sum())
                   + float((x_lp + primal_step * dx_lp) @ (z_lp + dual_step * dz_lp))) / (k + len(slacked))
         sigma = min(1.0, max(0.0, affine / mu) ** 3)
-        if dz_z_inverse is None:
-            centering = (sigma * mu * torch.eye(k, dtype=torch.float64) - dx @ dz) @ z_inverse
-        else:
-            centering = sigma * mu * z_inverse - dx @ dz_z_inverse
+        centering = sigma * mu * z_inverse - dx @ dz_z_inverse
         centering_lp = (sigma * mu - dx_lp * dz_lp) / z_lp
         dy, dx, dz, dx_lp, dz_lp, _ = system.direction(centering, centering_lp)
         steps = _step_lengths(x_factor, z_factor, x_lp, z_lp, (dx, dz, dx_lp, dz_lp), fine)
