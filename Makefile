@@ -120,6 +120,7 @@ AS_READERS_RUN := env -u OMP_WAIT_POLICY
 bench: $(STAMP) browser
 	$(AS_READERS_RUN) $(BIN)/python bench/suite.py
 	$(AS_READERS_RUN) $(BIN)/python bench/certificate_bench.py
+	$(AS_READERS_RUN) $(BIN)/python bench/lenet_limit.py
 	$(AS_READERS_RUN) $(BIN)/python bench/subset_sum_bench.py
 	$(AS_READERS_RUN) $(BIN)/python bench/residual_bench.py
 	$(AS_READERS_RUN) $(BIN)/python bench/widget_latency.py

@@ -306,7 +306,8 @@ coordinates of :func:`_reduced_inputs` when they apply (the verification stays o
 
 
 def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torch.Tensor, *,
-                     seconds: float, iterations: int = 60, tolerance: float = 1e-7) -> RestrictedSolve:
+                     seconds: float, iterations: int = 60, tolerance: float = 1e-7,
+                     reduce_above: int | None = None) -> RestrictedSolve:
     """Solve the restricted dual (module docstring) for the given pattern of pairs.
 
     Parameters
@@ -320,6 +321,10 @@ def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torc
     iterations, tolerance
         At most this many iterations; stop when the relative duality gap and primal infeasibility are
         below ``tolerance``.
+    reduce_above
+        Problems with more coordinates than this (default :data:`REDUCE_ABOVE`) are solved in reduced
+        coordinates when they apply (:func:`_reduced_inputs`); a larger value keeps the input-pair multipliers
+        (slower: 2d coordinates for the input instead of 2n).
 
     Returns
     -------
@@ -328,7 +333,8 @@ def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torc
         solver ran no iteration.
     """
     start = time.perf_counter()
-    restricted = _reduced_inputs(problem) if problem.size > REDUCE_ABOVE else None
+    limit = REDUCE_ABOVE if reduce_above is None else reduce_above
+    restricted = _reduced_inputs(problem) if problem.size > limit else None
     if restricted is None:
         restricted = _as_given(problem)
     else:

@@ -377,9 +377,8 @@ def _threads(size: int) -> Iterator[None]:
 def _structured(problem: LagrangianProblem, deadline: float, max_pairs: int) -> tuple[float, int]:
     """The best verified bound of the structured solver and its cutting planes before ``deadline``,
     and the number of multipliers it used."""
-    complementary, units = problem.complementary, problem.unit_pairs()
-    pairs = torch.cat([complementary, units])
-    free = torch.cat([torch.ones(len(complementary), dtype=torch.bool), torch.zeros(len(units), dtype=torch.bool)])
+    complementary = problem.complementary
+    pairs, free = problem.first_pattern()
     best, used, rounds, stale, verify_seconds = math.inf, len(pairs), 0, 0, 0.0
     while True:
         remaining = deadline - time.perf_counter() - 2 * verify_seconds

@@ -232,6 +232,13 @@ class LagrangianProblem:
         h, r, g, s = self.units.unbind(1)
         return torch.cat([torch.stack(pair, 1) for pair in ((h, g), (h, s), (r, g), (r, s))])
 
+    def first_pattern(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The structured solver's first pattern: the complementary pairs, then :meth:`unit_pairs`, as (N, 2)
+        form indices and an (N,) bool, True on the complementary pairs (any sign)."""
+        units = self.unit_pairs()
+        free = torch.cat([torch.ones(len(self.complementary), dtype=torch.bool), torch.zeros(len(units), dtype=torch.bool)])
+        return torch.cat([self.complementary, units]), free
+
 
 @dataclass(frozen=True)
 class Multipliers:

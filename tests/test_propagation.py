@@ -561,6 +561,29 @@ def test_reduced_coordinates_give_a_sound_bound(seed, monkeypatch):
     assert exact_supremum(weights, plus, minus).value <= report.tight <= report.recursion
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reduce_above_chooses_the_coordinates_and_both_bounds_are_sound(seed):
+    """solve_restricted's ``reduce_above``: at or above the problem's size the input-pair multipliers stay (offset 0,
+    some of them nonzero), below it the solver works in reduced coordinates (offset 2d, no input pair used); the
+    first pattern's verified bounds are sound either way."""
+    from lottolib.interior_point import solve_restricted
+
+    weights = L.random_target([3, 2, 2, 1], seed)
+    construction = L.prune_random_network(weights, 0.1, seed=seed, k=8, method="subset_sum")
+    plus = [layer.plus_error for layer in construction.layers]
+    minus = [layer.minus_error for layer in construction.layers]
+    problem = network_problem(weights, plus, minus)
+    pairs, free = problem.first_pattern()
+    assert free.sum() == len(problem.complementary) and not free[len(problem.complementary):].any()
+    exact = exact_supremum(weights, plus, minus).value
+    for reduce_above, offset in ((problem.size, 0), (problem.size - 1, 6)):
+        solution = solve_restricted(problem, pairs, free, seconds=5.0, reduce_above=reduce_above)
+        assert solution.offset == offset
+        on_inputs = (solution.multipliers.pairs < 6).any(1) & (solution.multipliers.values != 0)
+        assert bool(on_inputs.any()) == (offset == 0)
+        assert exact <= verified_bound(problem, solution.multipliers) < math.inf
+
+
 @pytest.mark.parametrize("top", ["negative", "zero cluster", "positive"])
 def test_large_matrix_eigenvalue_bound_in_rational_arithmetic(top, monkeypatch):
     """Above DENSE_EIGENVALUES_UP_TO (forced here to 2), largest_eigenvalue_bound first tries a Cholesky factorisation
