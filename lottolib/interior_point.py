@@ -322,9 +322,9 @@ def solve_restricted(problem: LagrangianProblem, pairs: torch.Tensor, free: torc
         At most this many iterations; stop when the relative duality gap and primal infeasibility are
         below ``tolerance``.
     reduce_above
-        Problems with more coordinates than this (default :data:`REDUCE_ABOVE`) are solved in reduced
-        coordinates when they apply (:func:`_reduced_inputs`); a larger value keeps the input-pair multipliers
-        (slower: 2d coordinates for the input instead of 2n).
+        Problems with more coordinates than this (default ``REDUCE_ABOVE``, 1000) are solved, when they
+        can be, without the input-pair multipliers in the 2n coordinates (z₁, (z̃₁ − z₁)/s) through which
+        the input enters; a larger value keeps them (slower: 2d coordinates for the input instead of 2n).
 
     Returns
     -------
