@@ -96,6 +96,12 @@ def _real(rows: list[dict], row: dict) -> None:
           f"{row['seconds_tight']:.1f} s)", flush=True)
 
 
+def lenet_construction():
+    """The LeNet-300-100-shaped random target (seed 0) pruned by SubsetSum at ε = 0.01, k = 64, seed 0: the construction
+    of this bench's LeNet row and of ``lenet_limit.py``."""
+    return L.prune_random_network(L.random_target([784, 300, 100, 10], seed=0), 0.01, seed=0, k=64, method="subset_sum")
+
+
 def real_targets(lenet: bool = True) -> list[dict]:
     rows: list[dict] = []
     digits = digits_target()
@@ -119,8 +125,7 @@ def real_targets(lenet: bool = True) -> list[dict]:
                  **measure(construction, recursion, tight=True)})
     if not lenet:
         return rows
-    construction = L.prune_random_network(L.random_target([784, 300, 100, 10], seed=0), 0.01, seed=0, k=64,
-                                          method="subset_sum")
+    construction = lenet_construction()
     _real(rows, {"target": "LeNet-300-100 shape", "method": "subset_sum", "depth": 3, "k": 64,
                  **measure(construction, construction.recursion_certificate, tight=True, samples=1024, starts=8,
                            seconds=LENET_SECONDS)})

@@ -1,8 +1,8 @@
 """Where the structured relaxation levels off on the LeNet-300-100 shape: its first pattern, solved to the end.
 
-Writes bench/lenet_limit.json. The target and construction are those of ``certificate_bench.py`` (784-300-100-10,
-SubsetSum, k = 64). For the first two layers (the network 784-300-100, whose error is ‖z̃₂ − z₂‖) and for all
-three, each row gives
+Writes bench/lenet_limit.json. The target and construction are those of ``certificate_bench.py``
+(``lenet_construction``: 784-300-100-10, SubsetSum, k = 64). For the first two layers (the network
+784-300-100, whose error is ‖z̃₂ − z₂‖) and for all three, each row gives
 
 - ``recursion``: the construction's certificate (chapter 5);
 - the first pattern of the structured solver (complementary and per-unit pairs, no cutting planes) solved until
@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+from certificate_bench import lenet_construction
 
 import lottolib as L
 from lottolib.interior_point import solve_restricted
@@ -75,8 +76,7 @@ def measure(construction, depth: int) -> dict:
 
 def main() -> None:
     torch.set_num_threads(2)
-    construction = L.prune_random_network(L.random_target([784, 300, 100, 10], seed=0), 0.01, seed=0, k=64,
-                                          method="subset_sum")
+    construction = lenet_construction()
     load_before = os.getloadavg()[0]
     rows = [measure(construction, depth) for depth in (2, 3)]
     output = {"description": "LeNet-300-100 shape (SubsetSum, k = 64, eps 0.01, seed 0): the structured solver's "
