@@ -29,7 +29,6 @@ import tarfile
 import threading
 import tomllib
 import urllib.request
-import venv
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import fresh_environment  # noqa: E402
 from book_downloads import EXTRA, FOLDER, NOTEBOOKS_ZIP, SOURCE_ARCHIVE, SOURCE_FOLDER  # noqa: E402
 from build_wheel import wheel_name  # noqa: E402
 
@@ -156,26 +156,27 @@ def test_every_chapter_page_links_to_run_it_yourself():
     assert 'href="run_it_yourself.html' in (HTML / "intro.html").read_text(), "the landing page links to it"
 
 
-def _pip(python: Path, *arguments: str, cwd: Path) -> None:
-    command = [str(python), "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
-               "-c", str(ROOT / "requirements.txt"), *arguments]
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, f"pip install failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-
-
 @pytest.fixture(scope="module")
 def reader(links, tmp_path_factory):
     """A fresh environment with the served wheel and the zip's requirements, and the unpacked zip."""
     where = tmp_path_factory.mktemp("reader")
-    environment = where / "venv"
-    venv.create(environment, with_pip=True, system_site_packages=False)
-    python = environment / "bin" / "python"
+    python = fresh_environment.create(where / "venv")
     zipfile.ZipFile(io.BytesIO(_get(links[NOTEBOOKS_ZIP]))).extractall(where)
     folder = where / FOLDER
     # the zip's requirements.txt, with its wheel taken from the served book instead of the folder
     requirements = [line for line in (folder / "requirements.txt").read_text().split() if not line.endswith(".whl")]
-    _pip(python, links[wheel_name()], *requirements, "ipykernel", "pytest", "nbval", cwd=where)
+    fresh_environment.pip_install(python, links[wheel_name()], *requirements, "ipykernel", "pytest", "nbval", cwd=where)
     return python, folder
+
+
+def test_a_failed_install_shows_pips_error_and_the_free_space(tmp_path):
+    """The install tests fail with pip's own error, not the one warning per package that a missing index
+    gives on some machines, and say how much disk is left (an environment with torch takes about 2 GB)."""
+    with pytest.raises(AssertionError) as failed:
+        fresh_environment.pip_install(Path(sys.executable), "--dry-run", "lottobook-no-such-package", cwd=tmp_path)
+    message = str(failed.value)
+    assert "No matching distribution found for lottobook-no-such-package" in message, message
+    assert re.search(r"\d+\.\d GiB free where it installs", message) and "is ignored" not in message, message
 
 
 def test_the_served_wheel_installs_in_a_fresh_environment(reader):

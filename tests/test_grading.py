@@ -24,7 +24,6 @@ import re
 import shutil
 import subprocess
 import sys
-import venv
 import zipfile
 from pathlib import Path
 
@@ -35,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import fresh_environment  # noqa: E402
 from build_wheel import pinned  # noqa: E402
 from course import WRAPPERS, fill, hand_in  # noqa: E402
 from grade import LIBRARY, NOT_SET, RESULTS, WARNING, WRONG, grade_folder  # noqa: E402
@@ -188,13 +188,8 @@ def test_the_zips_grade_in_a_fresh_environment_and_the_student_install_opens_and
     assert all(pip == first for pip in requirements.values())
 
     environment = tmp_path / "grader"
-    venv.create(environment, with_pip=True, system_site_packages=False)
-    python = environment / "bin" / "python"
-    done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
-                           "-c", str(ROOT / "requirements.txt"), *first],
-                          cwd=unpacked / "01_pair_selection",  # Gradescope's cwd: the zip's root
-                          capture_output=True, text=True, check=False)
-    assert done.returncode == 0, f"pip install failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    python = fresh_environment.create(environment)
+    fresh_environment.pip_install(python, *first, cwd=unpacked / "01_pair_selection")  # Gradescope's cwd: the zip's root
     where = subprocess.run([str(python), "-c", "import lottolib; print(lottolib.__file__)"], cwd=tmp_path,
                            capture_output=True, text=True, check=True).stdout.strip()
     assert Path(where).is_relative_to(environment), where
@@ -219,10 +214,7 @@ def test_the_zips_grade_in_a_fresh_environment_and_the_student_install_opens_and
     student = Path(shutil.copytree(result / "student", tmp_path / "student"))
     asked = [line for line in (student / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
     assert {line for line in first if not line.endswith(".whl")} <= set(asked)
-    done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
-                           "-c", str(ROOT / "requirements.txt"), "-r", "requirements.txt"],
-                          cwd=student, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, f"pip install -r requirements.txt failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    fresh_environment.pip_install(python, "-r", "requirements.txt", cwd=student)
     jupyter = str(environment / "bin" / "jupyter")
     lab = subprocess.run([jupyter, "lab", "--version"], capture_output=True, text=True, check=False)
     assert lab.returncode == 0 and lab.stdout.strip() == pinned(("jupyterlab",))[0].split("==")[1], lab.stdout + lab.stderr
